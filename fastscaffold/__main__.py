@@ -1,0 +1,5 @@
+"""Allow `python -m fastscaffold`."""
+
+from fastscaffold.cli import main
+
+main()

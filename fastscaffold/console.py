@@ -1,0 +1,165 @@
+"""Everything fastscaffold shows on the terminal; the library itself never prints.
+
+Rich is imported lazily so that commands which print little start fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
+
+from fastscaffold.errors import FastScaffoldError, UserError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fastscaffold.creation import NewResult
+    from fastscaffold.plan import Plan
+    from fastscaffold.project import Project
+    from fastscaffold.runner import RunOptions
+
+
+@cache
+def out() -> Console:
+    """Return the console for normal output (stdout)."""
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+@cache
+def err() -> Console:
+    """Return the console for errors and progress (stderr)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
+
+
+def print_error(error: FastScaffoldError) -> None:
+    """Show an error: a red message and, for user errors, what to do next."""
+    from rich.markup import escape
+
+    err().print(f"[bold red]Error:[/] {escape(str(error))}")
+    if isinstance(error, UserError) and error.hint:
+        err().print(f"[yellow]Hint:[/] {escape(error.hint)}")
+    elif not isinstance(error, UserError):
+        err().print(
+            "[yellow]Hint:[/] this is a bug in fastscaffold; "
+            "please report it with the message above."
+        )
+
+
+@contextmanager
+def progress_steps() -> Iterator[Callable[[str], None]]:
+    """Yield a callback that shows each step of a long task with a spinner.
+
+    The spinner appears on the first step only, so commands that report no
+    step print nothing extra.
+    """
+    from rich.status import Status
+
+    current: list[Status] = []
+
+    def step(message: str) -> None:
+        if current:
+            err().print(f"[green]✓[/] {current[0].status}")
+            current[0].update(message)
+        else:
+            current.append(err().status(message))
+            current[0].start()
+
+    try:
+        yield step
+    finally:
+        if current:
+            current[0].stop()
+
+
+def print_plan_tree(plan: Plan, *, title: str) -> None:
+    """Show the files of ``plan`` as a tree, marking what would change."""
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    from fastscaffold.plan import Action
+
+    tree = Tree(f"[bold]{escape(title)}[/]")
+    nodes: dict[PurePosixPath, Tree] = {}
+    marks = {
+        Action.CREATE: "",
+        Action.UPDATE: " [yellow](replaced)[/]",
+        Action.UNCHANGED: " [dim](unchanged)[/]",
+    }
+    for change in plan.changes:
+        path = PurePosixPath(change.path)
+        node = tree
+        for depth in range(1, len(path.parts)):
+            folder = PurePosixPath(*path.parts[:depth])
+            if folder not in nodes:
+                nodes[folder] = node.add(f"[blue]{escape(folder.name)}/[/]")
+            node = nodes[folder]
+        node.add(escape(path.name) + marks[change.action])
+    out().print(tree)
+
+
+def print_replacements(plan: Plan) -> None:
+    """List the existing files ``--force`` is about to replace (before writing)."""
+    from fastscaffold.plan import Action
+
+    updates = plan.of(Action.UPDATE)
+    backups = [c for c in updates if not c.path.startswith(".fastscaffold/backup/")]
+    if not backups:
+        return
+    err().print(
+        f"[yellow]--force:[/] {len(backups)} existing file(s) will be replaced; "
+        "their previous content is kept under .fastscaffold/backup/:"
+    )
+    for change in backups:
+        err().print(f"  [yellow]~[/] {change.path}")
+
+
+def print_new_result(result: NewResult) -> None:
+    """Summarise what ``new`` created (or would create) and what to do next."""
+    from rich.markup import escape
+    from rich.panel import Panel
+
+    from fastscaffold.plan import Action
+
+    if result.dry_run:
+        print_plan_tree(result.plan, title=f"{result.destination} (dry run: nothing written)")
+        return
+    created = len(result.plan.of(Action.CREATE))
+    replaced = len(result.backups)
+    lines = [
+        f"[green]Created[/] [bold]{escape(str(result.destination))}[/] "
+        f"({created} files{f', {replaced} replaced' if replaced else ''}).",
+        f"Package: [bold]{result.names.package}[/]  App: [bold]{result.names.package}.main:app[/]",
+        "",
+        "[bold]Next steps[/]",
+        f"  cd {escape(str(result.destination))}",
+    ]
+    if result.venv is None:
+        lines.append(escape("  python -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]'"))
+    else:
+        lines.append("  . .venv/bin/activate")
+    lines += [
+        "  fastscaffold run          # serve with reload on http://127.0.0.1:8000",
+        "  pytest                    # the project's own tests",
+    ]
+    out().print(Panel("\n".join(lines), title="fastscaffold new", expand=False))
+
+
+def print_run_banner(project: Project, options: RunOptions, python: Path) -> None:
+    """Show what is being served, where, and how to stop it."""
+    host = options.host
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+    base = f"http://[{shown}]:{options.port}" if ":" in shown else f"http://{shown}:{options.port}"
+    mode = "reload on" if options.effective_reload else f"{options.workers} worker(s), no reload"
+    err().print(f"[bold]Serving[/] {project.entrypoint} from {project.root} ({mode})")
+    err().print(f"  Python  {python}")
+    err().print(f"  App     {base}")
+    err().print(f"  Docs    {base}/docs")
+    err().print(f"  Health  {base}/health")
+    err().print("[dim]Press Ctrl-C to stop.[/]")

@@ -1,0 +1,225 @@
+"""`fastscaffold new`: generating a project, all or nothing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from fastscaffold._version import __version__
+from fastscaffold.errors import DestinationError, EnvironmentSetupError
+from fastscaffold.naming import ProjectNames, validate_project_name
+from fastscaffold.plan import Action, Plan, StagedFile, apply_plan, make_plan, read_tree
+from fastscaffold.record import RECORD_DIR, Record, Unit, record_files
+from fastscaffold.render import Wiring, render_copier_template, render_wiring
+from fastscaffold.templates import project_template
+from fastscaffold.venv import Progress, VenvResult, create_venv
+
+PROJECT_UNIT = "project"
+BACKUP_DIR = f"{RECORD_DIR}/backup"
+
+
+@dataclass(frozen=True)
+class NewOptions:
+    """What ``fastscaffold new`` was asked to do.
+
+    Attributes:
+        name: The distribution name; the folder and package are derived from it.
+        parent: The folder to create the project in.
+        description: The project's one-line description (asked when None and interactive).
+        interactive: Whether the template may ask its questions on the terminal.
+        dry_run: Compute and return the plan but write nothing.
+        force: Generate into an existing non-empty folder (nothing is deleted;
+            replaced files are backed up under ``.fastscaffold/backup/``).
+        venv: Create ``.venv`` in the project and install it with its dev extra.
+    """
+
+    name: str
+    parent: Path
+    description: str | None = None
+    interactive: bool = False
+    dry_run: bool = False
+    force: bool = False
+    venv: bool = False
+
+
+@dataclass(frozen=True)
+class NewResult:
+    """What ``new_project`` did (or, with ``dry_run``, would do).
+
+    Attributes:
+        destination: The project folder.
+        names: The names derived from the project name.
+        answers: The template answers the project was rendered with.
+        plan: Every file and what happens to it.
+        dry_run: True when nothing was written.
+        backups: Paths (relative) whose previous content was saved under
+            ``.fastscaffold/backup/`` because ``--force`` replaced them.
+        venv: The virtualenv created, when asked for.
+    """
+
+    destination: Path
+    names: ProjectNames
+    answers: dict[str, Any]
+    plan: Plan
+    dry_run: bool
+    backups: tuple[str, ...] = ()
+    venv: VenvResult | None = None
+
+
+def _check_destination(parent: Path, destination: Path, *, force: bool, dry_run: bool) -> bool:
+    """Refuse destinations that cannot be used; return whether it already has files."""
+    if not parent.is_dir():
+        raise DestinationError(
+            f"The parent folder {parent} does not exist or is not a folder.",
+            "Create it first, or pass another folder with --dir.",
+        )
+    if destination.exists() and not destination.is_dir():
+        raise DestinationError(
+            f"{destination} exists and is not a folder.", "Choose another name or --dir."
+        )
+    occupied = destination.is_dir() and any(destination.iterdir())
+    if occupied and not force:
+        raise DestinationError(
+            f"{destination} already exists and is not empty; nothing was changed.",
+            "Choose another name or --dir, or pass --force to generate into it "
+            "(nothing is deleted; replaced files are backed up and listed first).",
+        )
+    writable_target = destination if destination.is_dir() else parent
+    if not dry_run and not os.access(writable_target, os.W_OK | os.X_OK):
+        raise DestinationError(
+            f"Cannot write to {writable_target}: permission denied.",
+            "Choose a folder you can write to with --dir.",
+        )
+    return occupied
+
+
+@contextmanager
+def _staging(parent: Path, name: str, *, dry_run: bool) -> Iterator[Path]:
+    """Yield a fresh staging folder, removed afterwards whatever happens.
+
+    It sits in the destination's parent so the final move is a rename on one
+    file system (atomic); a dry run stages in the system temp folder instead
+    and so writes nothing near the destination.
+    """
+    where = None if dry_run else parent
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=f".{name}.fastscaffold-", dir=where))
+    except OSError as exc:
+        raise DestinationError(
+            f"Cannot create a staging folder in {where or tempfile.gettempdir()}: {exc.strerror}.",
+            "Choose a folder you can write to with --dir.",
+        ) from None
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def render_project(
+    names: ProjectNames, staging: Path, *, description: str | None, interactive: bool
+) -> tuple[dict[str, Any], dict[str, StagedFile]]:
+    """Render the complete project into ``staging``: template, wiring module and record.
+
+    Returns:
+        The template answers, and every file of the project keyed by its
+        path relative to the project root.
+    """
+    data: dict[str, Any] = {
+        "project_name": names.project,
+        "package_name": names.package,
+        "project_title": names.title,
+    }
+    if description is not None:
+        data["description"] = description
+    answers = render_copier_template(project_template(), staging, data, interactive=interactive)
+    wiring = staging / names.package / "_fastscaffold.py"
+    wiring.write_bytes(render_wiring(Wiring()))
+    contents = {path: f.content for path, f in read_tree(staging).items()}
+    record = Record(generator_version=__version__)
+    record.units[PROJECT_UNIT] = Unit(template=PROJECT_UNIT, version=__version__, answers=answers)
+    record.track(contents, unit=PROJECT_UNIT)
+    for rel, content in record_files(record, contents).items():
+        target = staging / PurePosixPath(rel)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+    return answers, read_tree(staging)
+
+
+def new_project(
+    options: NewOptions,
+    *,
+    progress: Progress | None = None,
+    on_plan: Callable[[Plan], None] | None = None,
+) -> NewResult:
+    """Generate a new project; a failure or Ctrl-C leaves the destination as it was.
+
+    The project is rendered into a staging folder, checked, and then moved
+    into place with one rename (or, with ``force`` into an existing folder,
+    written as one transaction that rolls back on failure).
+
+    Args:
+        options: What to generate, and where.
+        progress: Called with a description before each long step.
+        on_plan: Called with the plan after it is computed and before
+            anything is written (e.g. to list the files ``force`` replaces).
+
+    Raises:
+        InvalidNameError: The name cannot be used.
+        DestinationError: The destination or its parent cannot be used.
+        InvalidAnswerError: An answer failed the template's validation.
+        EnvironmentSetupError: ``venv`` was asked for and its set-up failed;
+            the project is removed again if this call created it.
+    """
+    names = validate_project_name(options.name)
+    parent = options.parent.expanduser().resolve()
+    destination = parent / names.project
+    occupied = _check_destination(parent, destination, force=options.force, dry_run=options.dry_run)
+    with _staging(parent, names.project, dry_run=options.dry_run) as staging:
+        rendered = staging / "project"
+        answers, files = render_project(
+            names, rendered, description=options.description, interactive=options.interactive
+        )
+        plan = make_plan(destination, files)
+        backups = tuple(c.path for c in plan.of(Action.UPDATE))
+        if backups:
+            # --force replaces these: keep what was there, and say so.
+            for change in plan.of(Action.UPDATE):
+                files[f"{BACKUP_DIR}/{change.path}"] = StagedFile(change.old or b"")
+            plan = make_plan(destination, files)
+        result = NewResult(
+            destination=destination,
+            names=names,
+            answers=answers,
+            plan=plan,
+            dry_run=options.dry_run,
+            backups=backups,
+        )
+        if options.dry_run:
+            return result
+        if on_plan is not None:
+            on_plan(plan)
+        if occupied:
+            apply_plan(plan)
+        else:
+            if destination.is_dir():
+                destination.rmdir()  # Empty (checked above); the rename needs it gone.
+            rendered.rename(destination)
+    if not options.venv:
+        return result
+    try:
+        venv = create_venv(destination, progress=progress)
+    except (EnvironmentSetupError, KeyboardInterrupt):
+        _undo_creation(destination, created=not occupied)
+        raise
+    return replace(result, venv=venv)
+
+
+def _undo_creation(destination: Path, *, created: bool) -> None:
+    """Remove what a failed ``new --venv`` created: the project, or just its .venv."""
+    shutil.rmtree(destination if created else destination / ".venv", ignore_errors=True)

@@ -1,0 +1,121 @@
+"""The one error hierarchy of fastscaffold.
+
+Library code raises these; only the CLI boundary (fastscaffold.cli) turns them
+into a message, a hint and an exit code. Anything else that escapes is a bug
+and keeps its traceback.
+
+* FastScaffoldError
+  + UserError                      the user can fix it; printed without a traceback
+    - InvalidNameError             a project name that cannot become a package
+    - DestinationError             the target folder exists, is not writable, ...
+    - InvalidAnswerError           a template question got a value it refuses
+    - ProjectNotFoundError         no generated project at or above a folder
+    - ProjectConfigError           the project's pyproject.toml is missing a key
+    - MissingDependenciesError     the project's interpreter lacks packages
+    - PortInUseError               `run` cannot bind its port
+    - EnvironmentSetupError        creating the project's virtualenv failed
+  + TemplateError                  a shipped template is broken (a bug in fastscaffold)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+
+class FastScaffoldError(Exception):
+    """Base class of every error fastscaffold raises on purpose."""
+
+    exit_code: ClassVar[int] = 1
+
+
+class UserError(FastScaffoldError):
+    """Raised when the user can fix the problem; carries a message and a hint.
+
+    Args:
+        message: What went wrong, naming the offending value.
+        hint: What to do about it, naming the flag or command that helps.
+    """
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidNameError(UserError):
+    """Raised when a project name cannot be used as a distribution or package name."""
+
+    exit_code: ClassVar[int] = 2
+
+    def __init__(self, *, name: str, reason: str) -> None:
+        super().__init__(
+            f"Invalid project name {name!r}: {reason}.",
+            "Use letters, digits, '-' and '_', starting with a letter, e.g. 'orders-api'.",
+        )
+        self.name = name
+
+
+class DestinationError(UserError):
+    """Raised when the destination folder of `new` cannot be used as asked."""
+
+
+class InvalidAnswerError(UserError):
+    """Raised when a template question refuses the value it was given."""
+
+    exit_code: ClassVar[int] = 2
+
+
+class ProjectNotFoundError(UserError):
+    """Raised when no fastscaffold project is found at or above a folder."""
+
+    def __init__(self, *, start: Path) -> None:
+        super().__init__(
+            f"No fastscaffold project found at {start} or any folder above it "
+            "(looked for a pyproject.toml with a [tool.fastscaffold] table).",
+            "Run the command inside a generated project, pass --project PATH, "
+            "or create one with `fastscaffold new NAME`.",
+        )
+        self.start = start
+
+
+class ProjectConfigError(UserError):
+    """Raised when a project's pyproject.toml lacks what fastscaffold needs."""
+
+
+class MissingDependenciesError(UserError):
+    """Raised when the project's interpreter cannot import the project's dependencies."""
+
+    def __init__(self, *, python: Path, missing: Sequence[str], install_command: str) -> None:
+        listed = ", ".join(missing)
+        super().__init__(
+            f"The interpreter {python} lacks what the project needs: {listed}.",
+            f"Install them with: {install_command}",
+        )
+        self.python = python
+        self.missing = tuple(missing)
+        self.install_command = install_command
+
+
+class PortInUseError(UserError):
+    """Raised when `run` cannot bind the host and port it was given."""
+
+    def __init__(self, *, host: str, port: int, reason: str) -> None:
+        super().__init__(
+            f"Cannot listen on {host}:{port}: {reason}.",
+            f"Stop whatever uses port {port}, or choose another with --port.",
+        )
+        self.host = host
+        self.port = port
+
+
+class EnvironmentSetupError(UserError):
+    """Raised when creating or installing the project's virtual environment fails."""
+
+
+class TemplateError(FastScaffoldError):
+    """Raised when a shipped template is broken: a bug to report, not a user mistake."""

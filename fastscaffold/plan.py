@@ -1,0 +1,196 @@
+"""Plans of file operations: computed before anything is written, then applied atomically.
+
+Every command that writes into a project renders into a staging folder first,
+turns the result into a :class:`Plan` (what would be created or changed, with
+the old and new content), shows or checks it, and only then applies it. A
+plan is applied as a transaction: each file is replaced atomically
+(write a temporary file beside it, then ``os.replace``), and if anything
+fails, or the user presses Ctrl-C, the files already written are restored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import stat
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path, PurePosixPath
+
+
+class Action(StrEnum):
+    """What applying a plan does to one file."""
+
+    CREATE = "create"
+    UPDATE = "update"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class FileChange:
+    """One file of a plan.
+
+    Attributes:
+        path: Path relative to the plan's root, with forward slashes.
+        action: What applying the plan does to it.
+        new: The content it will have.
+        old: The content it has now (None when it does not exist).
+        executable: Whether the new file gets the executable bits.
+    """
+
+    path: str
+    action: Action
+    new: bytes
+    old: bytes | None = None
+    executable: bool = False
+
+    def diff(self) -> str:
+        """Return a unified diff from the current to the planned content."""
+        if self.action is Action.UNCHANGED:
+            return ""
+        before = _text_lines(self.old or b"")
+        after = _text_lines(self.new)
+        if before is None or after is None:
+            return f"Binary file {self.path} differs\n"
+        fromfile = "/dev/null" if self.old is None else f"a/{self.path}"
+        return "".join(
+            difflib.unified_diff(before, after, fromfile=fromfile, tofile=f"b/{self.path}")
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The file operations one command would perform below ``root``."""
+
+    root: Path
+    changes: tuple[FileChange, ...]
+
+    def of(self, action: Action) -> list[FileChange]:
+        """Return the changes with the given action, in path order."""
+        return [c for c in self.changes if c.action is action]
+
+    @property
+    def writes(self) -> list[FileChange]:
+        """Return the changes that write something (creations and updates)."""
+        return [c for c in self.changes if c.action is not Action.UNCHANGED]
+
+    def diff(self) -> str:
+        """Return the unified diff of every change, for ``--dry-run``."""
+        return "".join(c.diff() for c in self.writes)
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A file to place into a project: its content and whether it is executable."""
+
+    content: bytes
+    executable: bool = False
+
+
+def _text_lines(content: bytes) -> list[str] | None:
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    lines = text.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n\\ No newline at end of file\n"
+    return lines
+
+
+def read_tree(folder: Path) -> dict[str, StagedFile]:
+    """Read every regular file below ``folder``, keyed by relative POSIX path."""
+    files: dict[str, StagedFile] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and not path.is_symlink():
+            mode = path.stat().st_mode
+            files[path.relative_to(folder).as_posix()] = StagedFile(
+                content=path.read_bytes(), executable=bool(mode & stat.S_IXUSR)
+            )
+    return files
+
+
+def make_plan(root: Path, files: Mapping[str, StagedFile]) -> Plan:
+    """Compare ``files`` with what is on disk below ``root`` and return the plan."""
+    changes = []
+    for rel in sorted(files):
+        staged = files[rel]
+        target = root / PurePosixPath(rel)
+        old = target.read_bytes() if target.is_file() else None
+        if old is None:
+            action = Action.CREATE
+        elif old == staged.content:
+            action = Action.UNCHANGED
+        else:
+            action = Action.UPDATE
+        changes.append(
+            FileChange(
+                path=rel, action=action, new=staged.content, old=old, executable=staged.executable
+            )
+        )
+    return Plan(root=root, changes=tuple(changes))
+
+
+def atomic_write(path: Path, content: bytes, *, executable: bool = False) -> None:
+    """Replace ``path`` with ``content`` atomically: readers see the old or the new file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        tmp.chmod(0o755 if executable else 0o644)
+        tmp.replace(path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _missing_parents(root: Path, paths: Iterable[str]) -> list[Path]:
+    """Return the folders a plan will create, deepest first, so rollback can remove them."""
+    missing: set[Path] = set()
+    for rel in paths:
+        parent = (root / PurePosixPath(rel)).parent
+        while parent != root and not parent.exists():
+            missing.add(parent)
+            parent = parent.parent
+    return sorted(missing, key=lambda p: len(p.parts), reverse=True)
+
+
+def apply_plan(plan: Plan) -> None:
+    """Write every creation and update of ``plan``, all or nothing.
+
+    On any failure, Ctrl-C included, files already written get their old
+    content back, created files and folders are removed, and the error is
+    raised again.
+    """
+    writes = plan.writes
+    new_dirs = _missing_parents(plan.root, (c.path for c in writes))
+    done: list[FileChange] = []
+    try:
+        for change in writes:
+            atomic_write(
+                plan.root / PurePosixPath(change.path), change.new, executable=change.executable
+            )
+            done.append(change)
+    except BaseException:
+        _roll_back(plan.root, done, new_dirs)
+        raise
+
+
+def _roll_back(root: Path, done: list[FileChange], new_dirs: list[Path]) -> None:
+    for change in reversed(done):
+        target = root / PurePosixPath(change.path)
+        if change.old is None:
+            target.unlink(missing_ok=True)
+        else:
+            atomic_write(target, change.old, executable=change.executable)
+    for folder in new_dirs:
+        # Not empty or already gone: leave it rather than lose anything.
+        with contextlib.suppress(OSError):
+            folder.rmdir()
