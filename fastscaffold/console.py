@@ -130,7 +130,10 @@ def print_new_result(result: NewResult) -> None:
     if result.dry_run:
         print_plan_tree(result.plan, title=f"{result.destination} (dry run: nothing written)")
         return
-    created = len(result.plan.of(Action.CREATE))
+    # Count the project's own files, not fastscaffold's record of them.
+    created = sum(
+        1 for c in result.plan.of(Action.CREATE) if not c.path.startswith(".fastscaffold/")
+    )
     replaced = len(result.backups)
     lines = [
         f"[green]Created[/] [bold]{escape(str(result.destination))}[/] "
@@ -141,7 +144,9 @@ def print_new_result(result: NewResult) -> None:
         f"  cd {escape(str(result.destination))}",
     ]
     if result.venv is None:
-        lines.append(escape("  python -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]'"))
+        lines.append(
+            escape("  python -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]'")
+        )
     else:
         lines.append("  . .venv/bin/activate")
     lines += [

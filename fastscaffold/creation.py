@@ -112,7 +112,7 @@ def _staging(parent: Path, name: str, *, dry_run: bool) -> Iterator[Path]:
         staging = Path(tempfile.mkdtemp(prefix=f".{name}.fastscaffold-", dir=where))
     except OSError as exc:
         raise DestinationError(
-            f"Cannot create a staging folder in {where or tempfile.gettempdir()}: {exc.strerror}.",
+            f"Cannot write to {where or tempfile.gettempdir()}: {exc.strerror}.",
             "Choose a folder you can write to with --dir.",
         ) from None
     try:

@@ -155,6 +155,11 @@ def build_run_command(project: Project, python: Path, options: RunOptions) -> li
     return argv
 
 
+def start_server(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
+    """Start the server process (the seam tests replace to record the argv)."""
+    return subprocess.Popen(argv, cwd=cwd)
+
+
 def run_project(
     project: Project, options: RunOptions, *, on_start: Callable[[Path], None] | None = None
 ) -> int:
@@ -174,7 +179,7 @@ def run_project(
     check_port(options.host, options.port)
     if on_start is not None:
         on_start(python)
-    process = subprocess.Popen(build_run_command(project, python, options), cwd=project.root)
+    process = start_server(build_run_command(project, python, options), project.root)
     while True:
         try:
             return process.wait()

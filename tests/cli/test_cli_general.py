@@ -1,0 +1,56 @@
+"""The command as a whole: version, help, start-up cost."""
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from fastscaffold import __version__
+from fastscaffold.cli import app
+
+
+def test_version(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output == f"fastscaffold {__version__}\n"
+
+
+def test_python_dash_m_runs_the_same_command() -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "fastscaffold", "--version"], capture_output=True, text=True
+    )
+    assert completed.returncode == 0
+    assert completed.stdout == f"fastscaffold {__version__}\n"
+
+
+@pytest.mark.parametrize("command", ["new", "run"])
+def test_every_command_has_help_with_an_example(runner: CliRunner, command: str) -> None:
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output
+    assert f"fastscaffold {command}" in result.output
+
+
+def test_top_level_help_lists_the_commands(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("new", "run"):
+        assert command in result.output
+
+
+def test_help_does_not_import_the_heavy_modules() -> None:
+    # What keeps `fastscaffold --help` fast (figures in docs/cli.md).
+    code = (
+        "import sys\n"
+        "from fastscaffold.cli import app\n"
+        "try:\n"
+        "    app(['--help'], prog_name='fastscaffold')\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "heavy = {'copier', 'jinja2', 'fastapi', 'uvicorn', 'pydantic'} & set(sys.modules)\n"
+        "print(sorted(heavy))\n"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.strip().splitlines()[-1] == "[]"

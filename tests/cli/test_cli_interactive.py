@@ -1,0 +1,75 @@
+"""`fastscaffold new` on a real terminal asks its questions; elsewhere it never does."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pexpect
+import pytest
+
+CTRL_U = "\x15"  # clears the pre-filled default in the prompt's input line
+
+
+def test_new_asks_its_questions_on_a_terminal(tmp_path: Path) -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "fastscaffold", "new", "shop", "--dir", str(tmp_path)],
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 200),
+    )
+    try:
+        child.expect("description")
+        child.send(CTRL_U + "Sells things\r")
+        child.expect("Author")
+        child.send("Jane Doe\r")
+        child.expect("Lowest Python version")
+        child.send("\x1b[B\r")  # arrow down to 3.12
+        child.expect("Created")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    answers = json.loads((tmp_path / "shop" / ".fastscaffold" / "record.json").read_text())[
+        "units"
+    ]["project"]["answers"]
+    assert answers["description"] == "Sells things"
+    assert answers["author"] == "Jane Doe"
+    assert answers["python_version"] == "3.12"
+    pyproject = (tmp_path / "shop" / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.12"' in pyproject
+
+
+@pytest.mark.parametrize("extra", [[], ["--no-input"]])
+def test_new_never_prompts_without_a_terminal(tmp_path: Path, extra: list[str]) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "fastscaffold", "new", "shop", "--dir", str(tmp_path), *extra],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    answers = json.loads((tmp_path / "shop" / ".fastscaffold" / "record.json").read_text())[
+        "units"
+    ]["project"]["answers"]
+    assert answers["description"] == "A FastAPI service"
+    assert answers["python_version"] == "3.11"
+
+
+def test_no_input_never_prompts_even_on_a_terminal(tmp_path: Path) -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "fastscaffold", "new", "shop", "--dir", str(tmp_path), "--no-input"],
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 200),
+    )
+    try:
+        index = child.expect(["Created", "description"])
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert index == 0, "a question was asked despite --no-input"
+    assert child.exitstatus == 0

@@ -1,0 +1,50 @@
+"""Fixtures shared by every layer of fastscaffold's tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from fastscaffold.creation import NewOptions, new_project
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="Rewrite tests/golden/ from the current templates instead of comparing.",
+    )
+
+
+@pytest.fixture(autouse=True)
+def isolate_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test away from the developer's home, config and environment."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
+    monkeypatch.delenv("PORT", raising=False)
+    monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    # Rich adapts to the terminal; fix the width so messages do not wrap.
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def base_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A base project generated once per session; tests must not modify it."""
+    parent = tmp_path_factory.mktemp("generated")
+    result = new_project(NewOptions(name="demo-api", parent=parent, description="Demo service"))
+    yield result.destination
+
+
+# The golden trees are rendered projects, tests included: never collect them.
+collect_ignore = ["golden"]

@@ -1,0 +1,62 @@
+"""Helpers shared by fastscaffold's tests."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def read_tree(folder: Path, *, exclude_prefixes: tuple[str, ...] = ()) -> dict[str, str]:
+    """Return every file below ``folder`` as relative POSIX path -> text."""
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and not rel.startswith(exclude_prefixes):
+            files[rel] = path.read_text(encoding="utf-8")
+    return files
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_http(url: str, *, timeout: float = 60.0) -> tuple[int, bytes]:
+    """Poll ``url`` until it answers; return its status and body.
+
+    Raises:
+        TimeoutError: Nothing answered within ``timeout`` seconds.
+    """
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
+        except OSError as exc:
+            last = exc
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout} s (last error: {last})")
+
+
+@contextlib.contextmanager
+def listening_socket(port: int):  # type: ignore[no-untyped-def]
+    """Hold ``127.0.0.1:port`` open, as another server would."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    try:
+        yield sock
+    finally:
+        sock.close()
