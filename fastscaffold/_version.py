@@ -1,8 +1,7 @@
-"""The installed fastscaffold version, also the version of the templates it ships."""
+"""The fastscaffold version, also the version of the templates it ships.
 
-from importlib.metadata import PackageNotFoundError, version
+The single source of the version: hatchling reads it from here when building
+(``[tool.hatch.version]``), which keeps start-up free of importlib.metadata.
+"""
 
-try:
-    __version__ = version("fastscaffold")
-except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"

@@ -2,6 +2,7 @@
 
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from typer.testing import CliRunner
@@ -14,7 +15,7 @@ from tests.helpers import free_port, listening_socket
 class FakeServer:
     """Stands in for the uvicorn child process and records how it was started."""
 
-    calls: list[tuple[list[str], Path]] = []
+    calls: ClassVar[list[tuple[list[str], Path]]] = []
 
     def __init__(self, argv: list[str], cwd: Path) -> None:
         FakeServer.calls.append((argv, cwd))

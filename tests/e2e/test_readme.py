@@ -1,0 +1,97 @@
+"""The README's two commands work as written, so the README cannot drift.
+
+The main command is run verbatim in a copy of the repository on a fresh
+virtualenv: it builds and installs the wheel (`pip install .`), which also
+proves that the templates are found from an installed wheel, generates a
+project with its own .venv and serves it. The test command is what CI runs:
+.ci/run reads it from the README, and this test checks it reads the same.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import REPO_ROOT, free_port, wait_for_http
+
+pytestmark = pytest.mark.e2e
+
+
+def readme_command(marker: str) -> str:
+    text = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    match = re.search(rf"<!-- {marker} -->\n```bash\n(.+)\n```", text)
+    assert match, f"README.md has no {marker} block"
+    return match.group(1)
+
+
+def _copy_repository(destination: Path) -> None:
+    """Copy what a fresh checkout would hold (tracked and new files, nothing ignored)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for rel in filter(None, (name.decode() for name in listed)):
+        source = REPO_ROOT / rel
+        if source.is_file():
+            (destination / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / rel)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    extracted = subprocess.run(
+        ["bash", "-c", 'source <(sed -n "/^readme_command()/,/^}/p" .ci/run); '
+         "readme_command test-command"],
+        cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+    ).stdout.strip()  # fmt: skip
+    assert extracted == readme_command("test-command")
+    assert "pytest" in extracted
+
+
+def test_main_command_installs_generates_and_serves(tmp_path: Path) -> None:
+    checkout = tmp_path / "fastscaffold"
+    _copy_repository(checkout)
+    port = free_port()
+    env = {**os.environ, "PORT": str(port)}
+    env.pop("VIRTUAL_ENV", None)
+    server = subprocess.Popen(
+        ["bash", "-c", readme_command("main-command")],
+        cwd=checkout,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        status, body = wait_for_http(f"http://127.0.0.1:{port}/health", timeout=540)
+        assert (status, body) == (200, b'{"status":"ok"}')
+        venv_python = checkout / ".venv" / "bin" / "python"
+        # fastscaffold came from the wheel, templates and all.
+        where = subprocess.run(
+            [str(venv_python), "-c",
+             "import fastscaffold.templates as t; print(t.templates_root())"],
+            cwd=tmp_path, capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        assert "site-packages" in where and where.endswith("fastscaffold/templates")
+        # --venv installed the project with its dev extra: its own tests run there.
+        demo = checkout / "demo"
+        demo_python = str(demo / ".venv" / "bin" / "python")
+        tests = subprocess.run(
+            [demo_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+            cwd=demo, capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert tests.returncode == 0, tests.stdout + tests.stderr
+        os.killpg(server.pid, signal.SIGINT)
+        output, _ = server.communicate(timeout=60)
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    assert server.returncode == 0, output
+    assert "Created" in output
