@@ -1,0 +1,109 @@
+"""Logging set-up: one handler on the root logger, as text or as JSON lines.
+
+Application loggers (`logging.getLogger(__name__)`) and uvicorn's loggers all
+propagate to the root logger, so every line has the same format and carries the
+id of the request it belongs to.
+"""
+
+import json
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any, Literal, TextIO
+
+from .request_id import get_request_id
+
+# Recognises our handler, so configuring twice replaces it instead of doubling lines.
+HANDLER_NAME = "app"
+
+_TEXT_FORMAT = "%(asctime)s %(levelname)-8s %(name)s [%(request_id)s] %(message)s"
+
+# uvicorn's own handlers are removed so its lines go through ours.
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
+
+# Attributes every LogRecord has; anything else was passed with `extra=`.
+_RECORD_ATTRIBUTES = frozenset(
+    {
+        *logging.LogRecord("", logging.INFO, "", 0, "", None, None).__dict__,
+        "message",
+        "asctime",
+        "request_id",
+        "taskName",
+        # uvicorn attaches an ANSI-coloured copy of some messages.
+        "color_message",
+    }
+)
+
+
+class RequestIdFilter(logging.Filter):
+    """Add the current request id to each record as `record.request_id`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Attach the request id, unless the record already has one; keep every record."""
+        request_id = get_request_id()
+        if request_id is not None and not hasattr(record, "request_id"):
+            record.request_id = request_id
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """Format each record as one JSON object on one line, for log collectors."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as a JSON object with a UTC timestamp and any extras."""
+        payload: dict[str, Any] = {
+            "timestamp": datetime.fromtimestamp(record.created, tz=UTC).isoformat(
+                timespec="milliseconds"
+            ),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        for key, value in record.__dict__.items():
+            # Values passed with `extra=` are added, but cannot replace the fields above.
+            if key not in _RECORD_ATTRIBUTES:
+                payload.setdefault(key, value)
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            payload["stack"] = self.formatStack(record.stack_info)
+        # default=str: an `extra` value that JSON cannot encode must not lose the line.
+        return json.dumps(payload, default=str, ensure_ascii=False)
+
+
+def configure_logging(
+    level: str, log_format: Literal["text", "json"], *, stream: TextIO | None = None
+) -> None:
+    """Send all logging to one handler on the root logger.
+
+    Safe to call more than once (the app factory and `serve` both call it): the
+    previous handler is replaced, and handlers installed by others (pytest's, a
+    debugger's) are left alone.
+
+    Args:
+        level: Name of the lowest level to log, e.g. "INFO".
+        log_format: "text" for people or "json" for one object per line.
+        stream: Where to write; standard error by default.
+    """
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.set_name(HANDLER_NAME)
+    handler.addFilter(RequestIdFilter())
+    if log_format == "json":
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(_TEXT_FORMAT, defaults={"request_id": "-"}))
+
+    root = logging.getLogger()
+    for existing in root.handlers[:]:
+        if existing.get_name() == HANDLER_NAME:
+            root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(level)
+
+    for name in _UVICORN_LOGGERS:
+        uvicorn_logger = logging.getLogger(name)
+        uvicorn_logger.handlers.clear()
+        uvicorn_logger.propagate = True
+        # NOTSET: take the root logger's level, so LOG_LEVEL governs uvicorn too.
+        uvicorn_logger.setLevel(logging.NOTSET)

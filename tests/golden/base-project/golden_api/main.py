@@ -1,0 +1,74 @@
+"""The application factory and the ASGI app that servers import."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from . import __version__, _fastscaffold, health
+from .errors import install_exception_handlers
+from .logs import configure_logging
+from .request_id import REQUEST_ID_HEADER, RequestIdMiddleware
+from .settings import Settings, get_settings
+
+# Shown at the top of the OpenAPI docs (Markdown is allowed).
+DESCRIPTION = """Golden service"""
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Run start-up work before the first request and clean-up after the last one.
+
+    Resources of the applied patterns are started by `_fastscaffold.lifespan`;
+    add the service's own (clients, pools) around the `yield`.
+    """
+    async with _fastscaffold.lifespan(app):
+        yield
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application.
+
+    Args:
+        settings: Settings to use; read from the environment when omitted. Tests
+            pass their own.
+
+    Returns:
+        The configured app, with its settings in `app.state.settings`.
+    """
+    settings = settings if settings is not None else get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+
+    docs = settings.docs_enabled
+    app = FastAPI(
+        title="Golden Api",
+        description=DESCRIPTION,
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+    )
+    app.state.settings = settings
+
+    install_exception_handlers(app)
+
+    # Middleware added last runs first: request ids wrap everything, CORS included.
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allow_origins),
+            allow_methods=["*"],
+            allow_headers=["*"],
+            # Lets browser code read the id to quote it in bug reports.
+            expose_headers=[REQUEST_ID_HEADER],
+        )
+    app.add_middleware(RequestIdMiddleware)
+
+    app.include_router(health.router)
+    _fastscaffold.include_routers(app)
+    return app
+
+
+app = create_app()
