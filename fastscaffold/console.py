@@ -5,6 +5,7 @@ Rich is imported lazily so that commands which print little start fast.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from fastscaffold.creation import NewResult
+    from fastscaffold.patterns import PatternChange
     from fastscaffold.plan import Plan
     from fastscaffold.project import Project
     from fastscaffold.runner import RunOptions
@@ -35,7 +37,8 @@ def err() -> Console:
     """Return the console for errors and progress (stderr)."""
     from rich.console import Console
 
-    return Console(stderr=True, highlight=False)
+    # No wrapping: messages hold paths and commands people copy.
+    return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_error(error: FastScaffoldError) -> None:
@@ -139,6 +142,9 @@ def print_new_result(result: NewResult) -> None:
         f"[green]Created[/] [bold]{escape(str(result.destination))}[/] "
         f"({created} files{f', {replaced} replaced' if replaced else ''}).",
         f"Package: [bold]{result.names.package}[/]  App: [bold]{result.names.package}.main:app[/]",
+        f"Patterns: {', '.join(result.patterns)}"
+        if result.patterns
+        else "Patterns: none (add some later with fastscaffold add; see fastscaffold list)",
         "",
         "[bold]Next steps[/]",
         f"  cd {escape(str(result.destination))}",
@@ -168,3 +174,85 @@ def print_run_banner(project: Project, options: RunOptions, python: Path) -> Non
     err().print(f"  Docs    {base}/docs")
     err().print(f"  Health  {base}/health")
     err().print("[dim]Press Ctrl-C to stop.[/]")
+
+
+def print_pattern_change(change: PatternChange) -> None:
+    """Report what ``add`` or ``remove`` changed (or would), and what to do next."""
+    from rich.markup import escape
+
+    from fastscaffold.plan import Action
+
+    if change.dry_run:
+        # Plain text, so it can be piped to `patch` or a pager; the record
+        # under .fastscaffold/ changes too, but is fastscaffold's business.
+        sys.stdout.write(
+            "".join(c.diff() for c in change.plan.writes if not c.path.startswith(".fastscaffold/"))
+        )
+        sys.stdout.flush()
+    for name in change.unchanged:
+        verb = "is already applied" if not change.removed else "is not applied"
+        err().print(f"[dim]{escape(name)} {verb}: nothing to do.[/]")
+    if change.required:
+        err().print(f"Also adding what they require: {', '.join(change.required)}")
+    marks = {
+        Action.CREATE: "[green]+[/]",
+        Action.UPDATE: "[yellow]~[/]",
+        Action.DELETE: "[red]-[/]",
+    }
+    if not change.dry_run:
+        for c in change.plan.writes:
+            if not c.path.startswith(".fastscaffold/"):
+                err().print(f"  {marks[c.action]} {escape(c.path)}")
+    for path in change.kept:
+        verb = "Would keep" if change.dry_run else "Kept"
+        err().print(f"[yellow]{verb}[/] {escape(path)}: you edited it, so it is yours now.")
+    for path in change.side_files:
+        err().print(f"[yellow]Your edits kept:[/] see {escape(path)}")
+    for step in change.manual_steps:
+        err().print(f"[yellow]By hand:[/] {escape(step)}")
+    if change.edited and change.dry_run:
+        err().print(
+            "[yellow]Edited by you, in the way:[/] " + ", ".join(map(escape, change.edited))
+        )
+    done = "Would add" if change.dry_run else "Added"
+    if change.added:
+        err().print(f"[green]{done}[/] {', '.join(change.added)}.")
+    if change.removed:
+        verb = "Would remove" if change.dry_run else "Removed"
+        err().print(f"[green]{verb}[/] {', '.join(change.removed)}.")
+    if change.dependencies_changed and not change.dry_run:
+        err().print(
+            "Dependencies changed; install them: "
+            + escape("pip install -e '.[dev]'")
+            + " (or fastscaffold run, which checks them)."
+        )
+    if (change.added or change.removed) and not change.dry_run:
+        err().print(
+            "Next: run the project's tests (pytest); `fastscaffold list` shows what is applied."
+        )
+
+
+def print_catalog(rows: list[dict[str, object]], *, in_project: bool) -> None:
+    """Show the patterns as a table."""
+    from rich.table import Table
+
+    table = Table(title="fastscaffold patterns")
+    table.add_column("pattern", style="bold")
+    table.add_column("summary")
+    table.add_column("requires")
+    if in_project:
+        table.add_column("applied")
+    for row in rows:
+        cells = [str(row["name"]), str(row["summary"]), ", ".join(row["requires"])]  # type: ignore[arg-type]
+        if in_project:
+            cells.append("yes" if row["applied"] else "")
+        table.add_row(*cells)
+    out().print(table)
+    out().print("Details of one pattern: fastscaffold show PATTERN")
+
+
+def print_usage(text: str) -> None:
+    """Show a pattern's USAGE document."""
+    from rich.markdown import Markdown
+
+    out().print(Markdown(text))

@@ -14,11 +14,13 @@ from typing import Any
 from fastscaffold._version import __version__
 from fastscaffold.errors import DestinationError, EnvironmentSetupError
 from fastscaffold.naming import ProjectNames, validate_project_name
+from fastscaffold.patterns import add_patterns
 from fastscaffold.plan import Action, Plan, StagedFile, apply_plan, make_plan, read_tree
 from fastscaffold.record import RECORD_DIR, Record, Unit, record_files
-from fastscaffold.render import Wiring, render_copier_template, render_wiring
+from fastscaffold.render import render_copier_template
 from fastscaffold.templates import project_template
 from fastscaffold.venv import Progress, VenvResult, create_venv
+from fastscaffold.wiring import Wiring, render_wiring
 
 PROJECT_UNIT = "project"
 BACKUP_DIR = f"{RECORD_DIR}/backup"
@@ -37,6 +39,7 @@ class NewOptions:
         force: Generate into an existing non-empty folder (nothing is deleted;
             replaced files are backed up under ``.fastscaffold/backup/``).
         venv: Create ``.venv`` in the project and install it with its dev extra.
+        patterns: Patterns to add to the new project (requirements are added too).
     """
 
     name: str
@@ -46,6 +49,7 @@ class NewOptions:
     dry_run: bool = False
     force: bool = False
     venv: bool = False
+    patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,7 @@ class NewResult:
         backups: Paths (relative) whose previous content was saved under
             ``.fastscaffold/backup/`` because ``--force`` replaced them.
         venv: The virtualenv created, when asked for.
+        patterns: The patterns added, requirements included.
     """
 
     destination: Path
@@ -70,6 +75,7 @@ class NewResult:
     dry_run: bool
     backups: tuple[str, ...] = ()
     venv: VenvResult | None = None
+    patterns: tuple[str, ...] = ()
 
 
 def _check_destination(parent: Path, destination: Path, *, force: bool, dry_run: bool) -> bool:
@@ -185,6 +191,11 @@ def new_project(
         answers, files = render_project(
             names, rendered, description=options.description, interactive=options.interactive
         )
+        if options.patterns:
+            # The staging folder is a complete project: add the patterns there,
+            # with the same engine as `fastscaffold add`, before anything moves.
+            added = add_patterns(rendered, options.patterns).added
+            files = read_tree(rendered)
         plan = make_plan(destination, files)
         backups = tuple(c.path for c in plan.of(Action.UPDATE))
         if backups:
@@ -199,6 +210,7 @@ def new_project(
             plan=plan,
             dry_run=options.dry_run,
             backups=backups,
+            patterns=added if options.patterns else (),
         )
         if options.dry_run:
             return result

@@ -14,6 +14,8 @@ and keeps its traceback.
     - MissingDependenciesError     the project's interpreter lacks packages
     - PortInUseError               `run` cannot bind its port
     - EnvironmentSetupError        creating the project's virtualenv failed
+    - PatternError                 an unknown, conflicting or still-required pattern
+    - EditedFilesError             add/remove would overwrite files the user edited
   + TemplateError                  a shipped template is broken (a bug in fastscaffold)
 """
 
@@ -115,6 +117,25 @@ class PortInUseError(UserError):
 
 class EnvironmentSetupError(UserError):
     """Raised when creating or installing the project's virtual environment fails."""
+
+
+class PatternError(UserError):
+    """Raised when patterns cannot be added or removed as asked (unknown, conflicting, needed)."""
+
+
+class EditedFilesError(UserError):
+    """Raised when a change would overwrite files the user edited since fastscaffold wrote them."""
+
+    def __init__(self, *, paths: Sequence[str], action: str) -> None:
+        listed = "\n".join(f"  {path}" for path in paths)
+        super().__init__(
+            f"{action} would change {len(paths)} file(s) you edited; "
+            f"nothing was changed:\n{listed}",
+            "See the changes with --dry-run. --force goes ahead and still keeps your "
+            "versions: a pattern file you edited gets the new one beside it as FILE.new; "
+            "a tool-owned file is regenerated and your copy saved under .fastscaffold/backup/.",
+        )
+        self.paths = tuple(paths)
 
 
 class TemplateError(FastScaffoldError):

@@ -26,6 +26,7 @@ class Action(StrEnum):
 
     CREATE = "create"
     UPDATE = "update"
+    DELETE = "delete"
     UNCHANGED = "unchanged"
 
 
@@ -36,7 +37,7 @@ class FileChange:
     Attributes:
         path: Path relative to the plan's root, with forward slashes.
         action: What applying the plan does to it.
-        new: The content it will have.
+        new: The content it will have (empty for a deletion).
         old: The content it has now (None when it does not exist).
         executable: Whether the new file gets the executable bits.
     """
@@ -56,9 +57,8 @@ class FileChange:
         if before is None or after is None:
             return f"Binary file {self.path} differs\n"
         fromfile = "/dev/null" if self.old is None else f"a/{self.path}"
-        return "".join(
-            difflib.unified_diff(before, after, fromfile=fromfile, tofile=f"b/{self.path}")
-        )
+        tofile = "/dev/null" if self.action is Action.DELETE else f"b/{self.path}"
+        return "".join(difflib.unified_diff(before, after, fromfile=fromfile, tofile=tofile))
 
 
 @dataclass(frozen=True)
@@ -113,8 +113,11 @@ def read_tree(folder: Path) -> dict[str, StagedFile]:
     return files
 
 
-def make_plan(root: Path, files: Mapping[str, StagedFile]) -> Plan:
-    """Compare ``files`` with what is on disk below ``root`` and return the plan."""
+def make_plan(root: Path, files: Mapping[str, StagedFile], deletions: Iterable[str] = ()) -> Plan:
+    """Compare ``files`` with what is on disk below ``root`` and return the plan.
+
+    Paths in ``deletions`` that exist are deleted (listed after the writes).
+    """
     changes = []
     for rel in sorted(files):
         staged = files[rel]
@@ -131,6 +134,12 @@ def make_plan(root: Path, files: Mapping[str, StagedFile]) -> Plan:
                 path=rel, action=action, new=staged.content, old=old, executable=staged.executable
             )
         )
+    for rel in sorted(set(deletions) - set(files)):
+        target = root / PurePosixPath(rel)
+        if target.is_file():
+            changes.append(
+                FileChange(path=rel, action=Action.DELETE, new=b"", old=target.read_bytes())
+            )
     return Plan(root=root, changes=tuple(changes))
 
 
@@ -163,30 +172,44 @@ def _missing_parents(root: Path, paths: Iterable[str]) -> list[Path]:
 
 
 def apply_plan(plan: Plan) -> None:
-    """Write every creation and update of ``plan``, all or nothing.
+    """Write every creation, update and deletion of ``plan``, all or nothing.
 
     On any failure, Ctrl-C included, files already written get their old
-    content back, created files and folders are removed, and the error is
-    raised again.
+    content back, created files and folders are removed, deleted files come
+    back, and the error is raised again. Folders a deletion leaves empty are
+    removed.
     """
     writes = plan.writes
     new_dirs = _missing_parents(plan.root, (c.path for c in writes))
     done: list[FileChange] = []
     try:
         for change in writes:
-            atomic_write(
-                plan.root / PurePosixPath(change.path), change.new, executable=change.executable
-            )
+            target = plan.root / PurePosixPath(change.path)
+            if change.action is Action.DELETE:
+                target.unlink()
+            else:
+                atomic_write(target, change.new, executable=change.executable)
             done.append(change)
     except BaseException:
         _roll_back(plan.root, done, new_dirs)
         raise
+    for change in plan.of(Action.DELETE):
+        _remove_empty_parents(plan.root, plan.root / PurePosixPath(change.path))
+
+
+def _remove_empty_parents(root: Path, path: Path) -> None:
+    folder = path.parent
+    while folder != root and folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+        folder = folder.parent
 
 
 def _roll_back(root: Path, done: list[FileChange], new_dirs: list[Path]) -> None:
     for change in reversed(done):
         target = root / PurePosixPath(change.path)
-        if change.old is None:
+        if change.action is Action.DELETE:
+            atomic_write(target, change.old or b"")
+        elif change.old is None:
             target.unlink(missing_ok=True)
         else:
             atomic_write(target, change.old, executable=change.executable)

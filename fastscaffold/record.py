@@ -21,7 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -55,15 +55,31 @@ def sha256_of(content: bytes) -> str:
 class Unit:
     """One template applied to the project (the base project or a pattern).
 
+    A pattern's unit also keeps what it plugged in (its manifest's wiring, as
+    data), so the wiring can be regenerated from the record alone, and which
+    dependencies it really added (not those the project already had), so
+    ``remove`` takes out exactly those.
+
     Attributes:
-        template: The template's name, e.g. ``project``.
+        template: The template's name, e.g. ``project`` or ``websockets``.
         version: The template version that rendered it (fastscaffold's version).
         answers: The answers it was rendered with.
+        kind: ``project``, ``pattern`` or ``block``.
+        summary: The pattern's one-line summary.
+        requires: The patterns it needs.
+        wiring: Its manifest's wiring (routers, lifespans, commands, settings, ...).
+        added: The requirements it inserted into pyproject.toml, by table
+            (``dependencies`` and ``dev_dependencies``).
     """
 
     template: str
     version: str
     answers: dict[str, Any]
+    kind: str = "project"
+    summary: str = ""
+    requires: list[str] = field(default_factory=list)
+    wiring: dict[str, Any] = field(default_factory=dict)
+    added: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,10 +108,7 @@ class Record:
         data = {
             "schema": SCHEMA_VERSION,
             "generator": {"name": "fastscaffold", "version": self.generator_version},
-            "units": {
-                name: {"template": u.template, "version": u.version, "answers": u.answers}
-                for name, u in self.units.items()
-            },
+            "units": {name: asdict(unit) for name, unit in self.units.items()},
             "files": {path: {"sha256": e.sha256, "unit": e.unit} for path, e in self.files.items()},
         }
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
@@ -125,6 +138,32 @@ class Record:
                 f"{source} is not a valid fastscaffold record ({exc}).",
                 "Restore it from version control (git checkout -- .fastscaffold).",
             ) from exc
+
+    def patterns(self) -> list[str]:
+        """Return the applied patterns and blocks, requirements before what needs them.
+
+        The order depends only on the set applied (alphabetical where
+        ``requires`` does not decide), so the same patterns always produce the
+        same wiring, whatever order they were added in.
+        """
+        pending = {n: u for n, u in self.units.items() if u.kind != "project"}
+        ordered: list[str] = []
+        while pending:
+            ready = sorted(n for n, u in pending.items() if not set(u.requires) & set(pending))
+            if not ready:  # a cycle cannot be added; keep going rather than loop forever
+                ready = sorted(pending)
+            ordered.append(ready[0])
+            del pending[ready[0]]
+        return ordered
+
+    def files_of(self, unit: str) -> list[str]:
+        """Return the paths owned by ``unit``."""
+        return sorted(path for path, entry in self.files.items() if entry.unit == unit)
+
+    def is_unedited(self, path: str, current: bytes | None) -> bool:
+        """Return whether ``path`` still has the content fastscaffold recorded for it."""
+        entry = self.files.get(path)
+        return entry is not None and current is not None and entry.sha256 == sha256_of(current)
 
     def track(self, files: Mapping[str, bytes], *, unit: str) -> None:
         """Record ``files`` (relative POSIX path -> content) as written for ``unit``."""

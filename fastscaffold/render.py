@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from fastscaffold.errors import InvalidAnswerError, TemplateError
-from fastscaffold.templates import wiring_template
 
 
 def render_copier_template(
@@ -32,6 +32,7 @@ def render_copier_template(
         TemplateError: The template itself could not be rendered.
     """
     import copier  # Heavy: imported only by the commands that render.
+    import jinja2
 
     try:
         with warnings.catch_warnings():
@@ -54,55 +55,41 @@ def render_copier_template(
         raise InvalidAnswerError(
             str(exc), "Check the value given on the command line or at the prompt."
         ) from None
-    except copier.errors.CopierError as exc:
+    except (copier.errors.CopierError, jinja2.TemplateError) as exc:
         raise TemplateError(f"Rendering {template.name} failed: {exc}") from exc
     combined = worker.answers.combined
     return {name: combined[name] for name in worker.template.questions_data}
 
 
-@dataclass(frozen=True)
-class Wiring:
-    """What the applied patterns plug into the app, as Python expressions.
+# The copier settings every pattern is rendered with: the same as the base
+# project's (StrictUndefined, .jinja suffix, files/ as the template body).
+_PATTERN_COPIER_YML = """\
+_subdirectory: files
+_templates_suffix: .jinja
+_envops:
+  undefined: jinja2.StrictUndefined
+  keep_trailing_newline: true
+  trim_blocks: true
+  lstrip_blocks: true
+"""
 
-    Each list holds ready-to-render code fragments; patterns contribute them
-    through their manifests (fastscaffold's pattern engine). With no pattern
-    applied every list is empty.
+
+def render_pattern(files_dir: Path, destination: Path, data: Mapping[str, Any]) -> None:
+    """Render a pattern's ``files/`` folder with copier into ``destination``.
+
+    The pattern's options are validated by its manifest (fastscaffold.manifest)
+    before this is called, so copier gets complete answers and asks nothing;
+    the copier template is assembled in a temporary folder from the shared
+    settings above and the pattern's files.
+
+    Raises:
+        TemplateError: The templates could not be rendered (e.g. an undefined name).
     """
-
-    patterns: Sequence[str] = ()
-    imports: Sequence[str] = ()
-    routers: Sequence[str] = ()
-    lifespans: Sequence[str] = ()
-    commands: Sequence[str] = ()
-
-    def patterns_tuple(self) -> str:
-        """Return the Python literal of the applied pattern names."""
-        if not self.patterns:
-            return "()"
-        inner = ", ".join(f'"{name}"' for name in self.patterns)
-        return f"({inner},)" if len(self.patterns) == 1 else f"({inner})"
-
-
-def render_wiring(wiring: Wiring) -> bytes:
-    """Render the tool-owned wiring module ``<package>/_fastscaffold.py``."""
-    import jinja2
-
-    env = jinja2.Environment(
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    try:
-        source = wiring_template().read_text(encoding="utf-8")
-        text = env.from_string(source).render(
-            imports=list(wiring.imports),
-            patterns_tuple=wiring.patterns_tuple(),
-            routers=list(wiring.routers),
-            lifespans=list(wiring.lifespans),
-            commands=list(wiring.commands),
-        )
-    except jinja2.TemplateError as exc:
-        raise TemplateError(f"Rendering the wiring module failed: {exc}") from exc
-    return text.encode("utf-8")
+    with tempfile.TemporaryDirectory(prefix="fastscaffold-pattern-") as tmp:
+        template = Path(tmp)
+        (template / "copier.yml").write_text(_PATTERN_COPIER_YML, encoding="utf-8")
+        shutil.copytree(files_dir, template / "files")
+        try:
+            render_copier_template(template, destination, data, interactive=False)
+        except InvalidAnswerError as exc:  # pragma: no cover - answers are pre-validated
+            raise TemplateError(f"Rendering {files_dir.parent.name} failed: {exc}") from exc

@@ -1,75 +1,14 @@
-"""The `fastscaffold` command: thin Typer commands over the library.
-
-Each command parses its options, calls one library function and hands the
-result to fastscaffold.console. The one error boundary is
-:class:`BoundaryGroup`: fastscaffold's own errors become a red message, a
-hint and their exit code; Ctrl-C exits 130; anything else is a bug and keeps
-its traceback (without local variables).
-"""
+"""`fastscaffold new` and `fastscaffold run`: creating a project and serving it."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from typer.core import TyperGroup
 
-from fastscaffold._version import __version__
-from fastscaffold.errors import FastScaffoldError
-
-EXIT_INTERRUPTED = 130
-
-
-class BoundaryGroup(TyperGroup):
-    """The command group whose ``invoke`` is fastscaffold's single error boundary."""
-
-    # The context is typed Any: Typer's Context class moved between releases
-    # (click's, then Typer's vendored copy), and this method only passes it on.
-    def invoke(self, ctx: Any) -> Any:
-        """Run the chosen command, mapping fastscaffold errors to messages and exit codes."""
-        from fastscaffold import console
-
-        try:
-            return super().invoke(ctx)
-        except FastScaffoldError as error:
-            console.print_error(error)
-            raise typer.Exit(code=error.exit_code) from None
-        except KeyboardInterrupt:
-            console.err().print("[yellow]Aborted.[/] Nothing was left half-written.")
-            raise typer.Exit(code=EXIT_INTERRUPTED) from None
-
-
-app = typer.Typer(
-    name="fastscaffold",
-    cls=BoundaryGroup,
-    help="Generate production-grade FastAPI projects, and keep helping after day one.",
-    epilog="Example: fastscaffold new orders-api && cd orders-api && fastscaffold run",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_show_locals=False,
-    rich_markup_mode="rich",
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-
-def _show_version(value: bool) -> None:
-    if value:
-        typer.echo(f"fastscaffold {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def root(
-    version: Annotated[
-        bool,
-        typer.Option(
-            "--version", help="Show the version and exit.", callback=_show_version, is_eager=True
-        ),
-    ] = False,
-) -> None:
-    """Generate production-grade FastAPI projects, and keep helping after day one."""
+from fastscaffold.cli.app import app
 
 
 def _is_interactive(no_input: bool) -> bool:
@@ -110,23 +49,53 @@ def new(
         bool,
         typer.Option("--venv", help="Create .venv and install the project with its dev extra."),
     ] = False,
+    with_patterns: Annotated[
+        str | None,
+        typer.Option("--with", help="Patterns to add, comma-separated (see fastscaffold list)."),
+    ] = None,
+    all_patterns: Annotated[bool, typer.Option("--all", help="Add every pattern.")] = False,
 ) -> None:
     """Generate a new FastAPI project, ready to run, lint, type-check and test."""
     from fastscaffold import console
     from fastscaffold.creation import NewOptions, new_project
 
+    interactive = _is_interactive(no_input)
     options = NewOptions(
         name=name,
         parent=parent,
         description=description,
-        interactive=_is_interactive(no_input),
+        interactive=interactive,
         dry_run=dry_run,
         force=force,
         venv=venv,
+        patterns=_chosen_patterns(with_patterns, all_patterns, interactive=interactive),
     )
     with console.progress_steps() as progress:
         result = new_project(options, progress=progress, on_plan=console.print_replacements)
     console.print_new_result(result)
+
+
+def _chosen_patterns(given: str | None, everything: bool, *, interactive: bool) -> tuple[str, ...]:
+    """Return the patterns for ``new``: --all, --with, or a checklist on a terminal."""
+    from fastscaffold.catalog import load_catalog
+    from fastscaffold.errors import PatternError
+
+    if everything and given:
+        raise PatternError("--with and --all cannot be used together.", "Choose one of them.")
+    if given is not None:
+        return tuple(name.strip() for name in given.split(",") if name.strip())
+    if not everything and not interactive:
+        return ()
+    choices = [p for p in load_catalog().values() if p.manifest.kind == "pattern"]
+    if everything or not choices:
+        return tuple(p.name for p in choices)
+    import questionary  # installed with copier, which prompts with it too
+
+    picked: list[str] = questionary.checkbox(
+        "Patterns to add (space selects, enter confirms)",
+        choices=[questionary.Choice(f"{p.name}: {p.manifest.summary}", p.name) for p in choices],
+    ).unsafe_ask()
+    return tuple(picked)
 
 
 @app.command(
@@ -161,8 +130,3 @@ def run(
     )
     # A server killed by a signal reports -N; shells report that as 128 + N.
     raise typer.Exit(code=code if code >= 0 else 128 - code)
-
-
-def main() -> None:
-    """Entry point of the ``fastscaffold`` console script."""
-    app(prog_name="fastscaffold")

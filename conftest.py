@@ -1,7 +1,12 @@
-"""Fixtures shared by every layer of fastscaffold's tests."""
+"""Fixtures shared by every layer of fastscaffold's tests.
+
+It sits at the repository's top so that the tests inside pattern folders
+(templates/patterns/<name>/tests/) get the same fixtures as tests/.
+"""
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -28,6 +33,7 @@ def isolate_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mo
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.delenv("PORT", raising=False)
     monkeypatch.delenv("VIRTUAL_ENV", raising=False)
+    monkeypatch.delenv("FASTSCAFFOLD_PATTERNS_PATH", raising=False)
     # Rich adapts to the terminal; fix the width so messages do not wrap.
     monkeypatch.setenv("COLUMNS", "200")
     monkeypatch.setenv("NO_COLOR", "1")
@@ -46,5 +52,28 @@ def base_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     yield result.destination
 
 
-# The golden trees are rendered projects, tests included: never collect them.
-collect_ignore = ["golden"]
+# Rendered projects and templates hold test files of generated projects: never
+# collect those as fastscaffold's own.
+collect_ignore_glob = [
+    "tests/golden/*",
+    "tests/fixtures/*",
+    "templates/*/*/files/*",
+    "templates/project/*",
+]
+
+FIXTURE_PATTERNS = Path(__file__).parent / "tests" / "fixtures" / "patterns"
+
+
+@pytest.fixture
+def fixture_patterns(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Make the engine-test patterns (greeting, counter, rival) available."""
+    monkeypatch.setenv("FASTSCAFFOLD_PATTERNS_PATH", str(FIXTURE_PATTERNS))
+    return FIXTURE_PATTERNS
+
+
+@pytest.fixture
+def project(base_project: Path, tmp_path: Path) -> Path:
+    """A fresh copy of the base project that the test may change."""
+    copy = tmp_path / base_project.name
+    shutil.copytree(base_project, copy)
+    return copy
