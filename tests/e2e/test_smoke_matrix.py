@@ -1,0 +1,120 @@
+"""CI smoke matrix: generated projects meet fastscaffold's own bar.
+
+For the base project, each shipped pattern alone, all of them together, and
+`new` followed by `add` of each, it runs `ruff check`, `ruff format --check`,
+`mypy --strict` and the project's own tests. The fixture patterns of the
+engine tests join the matrix too (added with `new --with`, and with `add` to
+a project whose main.py the user has edited). Each project is generated once
+per session and shared by its four checks.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from fastscaffold.creation import NewOptions, new_project
+from fastscaffold.patterns import add_patterns
+from tests.helpers import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+FIXTURES = REPO_ROOT / "tests" / "fixtures" / "patterns"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """How to build one project of the matrix."""
+
+    id: str
+    with_patterns: tuple[str, ...] = ()
+    added_later: tuple[str, ...] = ()
+    fixtures: bool = False
+    edit_main: bool = False
+
+
+def shipped_patterns() -> list[str]:
+    """The user-facing patterns fastscaffold ships (read from their folders)."""
+    names = []
+    for manifest in sorted((REPO_ROOT / "templates" / "patterns").glob("*/pattern.toml")):
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+        if data.get("kind", "pattern") == "pattern":
+            names.append(data["name"])
+    return names
+
+
+def scenarios() -> list[Scenario]:
+    shipped = shipped_patterns()
+    matrix = [Scenario("base")]
+    matrix += [Scenario(f"with-{name}", with_patterns=(name,)) for name in shipped]
+    if len(shipped) > 1:
+        matrix.append(Scenario("with-all", with_patterns=tuple(shipped)))
+    if shipped:
+        matrix.append(Scenario("new-then-add-each", added_later=tuple(shipped), edit_main=True))
+    matrix += [
+        Scenario("fixture-with-greeting", with_patterns=("greeting",), fixtures=True),
+        Scenario("fixture-new-then-add", added_later=("greeting",), fixtures=True, edit_main=True),
+    ]
+    return matrix
+
+
+SCENARIOS = scenarios()
+_built: dict[str, Path] = {}
+
+
+def _build(scenario: Scenario, parent: Path) -> Path:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("FASTSCAFFOLD_PATTERNS_PATH", raising=False)
+        if scenario.fixtures:
+            patch.setenv("FASTSCAFFOLD_PATTERNS_PATH", str(FIXTURES))
+        options = NewOptions(name="smoke-api", parent=parent, patterns=scenario.with_patterns)
+        root = new_project(options).destination
+        if scenario.edit_main:
+            main = root / "smoke_api" / "main.py"
+            main.write_text(main.read_text() + '\n\n@app.get("/ping")\nasync def ping() -> str:\n'
+                            '    """Answer a liveness probe."""\n    return "pong"\n')  # fmt: skip
+        for name in scenario.added_later:
+            add_patterns(root, [name])
+    return root
+
+
+@pytest.fixture(params=SCENARIOS, ids=[s.id for s in SCENARIOS])
+def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    scenario: Scenario = request.param
+    if scenario.id not in _built:
+        _built[scenario.id] = _build(scenario, tmp_path_factory.mktemp(scenario.id))
+    return _built[scenario.id]
+
+
+def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", *argv], cwd=cwd, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_ruff_check_is_clean(generated: Path) -> None:
+    done = _run(["ruff", "check", "--no-cache", "."], generated)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_format_is_clean(generated: Path) -> None:
+    done = _run(["ruff", "format", "--check", "--no-cache", "."], generated)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_mypy_strict_is_clean(generated: Path, tmp_path: Path) -> None:
+    # The project's configuration says strict = true; --strict makes sure of it.
+    done = _run(["mypy", "--strict", "--cache-dir", str(tmp_path)], generated)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Success: no issues found" in done.stdout
+
+
+def test_the_projects_own_tests_pass(generated: Path) -> None:
+    done = _run(["pytest", "-q", "-p", "no:cacheprovider"], generated)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout and "failed" not in done.stdout
