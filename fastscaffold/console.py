@@ -190,7 +190,7 @@ def print_pattern_change(change: PatternChange) -> None:
         )
         sys.stdout.flush()
     for name in change.unchanged:
-        verb = "is already applied" if not change.removed else "is not applied"
+        verb = "is already applied" if change.operation == "add" else "is not applied"
         err().print(f"[dim]{escape(name)} {verb}: nothing to do.[/]")
     if change.required:
         err().print(f"Also adding what they require: {', '.join(change.required)}")

@@ -47,6 +47,7 @@ class PatternChange:
     """What ``add`` or ``remove`` did (or, with ``dry_run``, would do).
 
     Attributes:
+        operation: ``add`` or ``remove``.
         root: The project.
         plan: Every file written, changed or deleted.
         added: Patterns applied by this change, requirements first.
@@ -62,6 +63,7 @@ class PatternChange:
         dry_run: True when nothing was written.
     """
 
+    operation: str
     root: Path
     plan: Plan
     added: tuple[str, ...] = ()
@@ -163,7 +165,9 @@ def add_patterns(
                 "--set has no effect: every pattern asked for is already applied.",
                 "Options of an applied pattern are changed with remove and add.",
             )
-        return PatternChange(root=root, plan=Plan(root, ()), unchanged=unchanged, dry_run=dry_run)
+        return PatternChange(
+            operation="add", root=root, plan=Plan(root, ()), unchanged=unchanged, dry_run=dry_run
+        )
     given = _parse_settings(settings, [t for t in targets if t.name in names])
     draft = Draft(root, record, force=force)
     base_answers = project_answers(record)
@@ -210,6 +214,7 @@ def add_patterns(
     return _finish(
         draft,
         PatternChange(
+            operation="add",
             root=root,
             plan=Plan(root, ()),
             added=tuple(t.name for t in targets),
@@ -272,7 +277,9 @@ def remove_patterns(
             break
         removing += orphans
     if not removing:
-        return PatternChange(root=root, plan=Plan(root, ()), unchanged=unchanged, dry_run=dry_run)
+        return PatternChange(
+            operation="remove", root=root, plan=Plan(root, ()), unchanged=unchanged, dry_run=dry_run
+        )
     draft = Draft(root, record, force=force)
     pyproject = (root / PYPROJECT).read_text(encoding="utf-8")
     env_path = root / ENV_EXAMPLE
@@ -297,6 +304,7 @@ def remove_patterns(
     return _finish(
         draft,
         PatternChange(
+            operation="remove",
             root=root,
             plan=Plan(root, ()),
             removed=tuple(removing),

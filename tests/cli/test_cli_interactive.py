@@ -1,12 +1,15 @@
 """`fastscaffold new` on a real terminal asks its questions; elsewhere it never does."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pexpect
 import pytest
+
+from conftest import FIXTURE_PATTERNS
 
 CTRL_U = "\x15"  # clears the pre-filled default in the prompt's input line
 
@@ -73,3 +76,30 @@ def test_no_input_never_prompts_even_on_a_terminal(tmp_path: Path) -> None:
         child.close()
     assert index == 0, "a question was asked despite --no-input"
     assert child.exitstatus == 0
+
+
+def test_new_offers_a_pattern_checklist_on_a_terminal(tmp_path: Path) -> None:
+    env = {**os.environ, "FASTSCAFFOLD_PATTERNS_PATH": str(FIXTURE_PATTERNS)}
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "fastscaffold", "new", "shop", "--dir", str(tmp_path), "--description", "Shop"],
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 200),
+        env=env,
+    )
+    try:
+        child.expect("Patterns to add")
+        child.send(" ")  # select the first entry: greeting
+        child.send("\r")
+        child.expect("Author")
+        child.send("\r")
+        child.expect("Lowest Python version")
+        child.send("\r")
+        child.expect("Created")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    units = json.loads((tmp_path / "shop" / ".fastscaffold" / "record.json").read_text())["units"]
+    assert set(units) == {"project", "counter", "greeting"}

@@ -276,3 +276,52 @@ def test_new_all_adds_every_pattern_that_fits_together(runner: CliRunner, tmp_pa
     assert result.exit_code == 1
     assert "conflicts with" in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_add_keeps_the_users_own_pyproject_edits(runner: CliRunner, project: Path) -> None:
+    pyproject = project / "pyproject.toml"
+    ours = '    # Ours: billing client.\n    "stripe>=9",\n'
+    edited = pyproject.read_text().replace('    "typer>=0.16",\n', '    "typer>=0.16",\n' + ours)
+    pyproject.write_text(edited)
+    code, output = _invoke(runner, project, "add", "greeting")
+    assert code == 0, output
+    text = pyproject.read_text()
+    assert ours in text
+    assert '"anyio>=4"' in text
+    code, output = _invoke(runner, project, "remove", "greeting")
+    assert code == 0, output
+    assert pyproject.read_text() == edited
+
+
+def test_remove_dry_run_shows_deletions_and_writes_nothing(
+    runner: CliRunner, project: Path
+) -> None:
+    assert _invoke(runner, project, "add", "greeting")[0] == 0
+    before = read_tree(project)
+    code, output = _invoke(runner, project, "remove", "greeting", "--dry-run")
+    assert code == 0, output
+    assert "--- a/demo_api/greeting/router.py\n+++ /dev/null\n" in output
+    assert "-    app.include_router(greeting_router.router)\n" in output
+    assert "Would remove greeting, counter." in output
+    assert read_tree(project) == before
+
+
+def test_remove_with_an_edited_wiring_module_stops(runner: CliRunner, project: Path) -> None:
+    assert _invoke(runner, project, "add", "greeting")[0] == 0
+    wiring = project / WIRING
+    wiring.write_text(wiring.read_text() + "# mine\n")
+    before = read_tree(project)
+    code, output = _invoke(runner, project, "remove", "greeting")
+    assert code == 1
+    assert WIRING in output and "nothing was changed" in output
+    assert read_tree(project) == before
+
+
+def test_removing_a_pattern_that_is_not_applied_is_a_no_op(
+    runner: CliRunner, project: Path
+) -> None:
+    before = read_tree(project)
+    code, output = _invoke(runner, project, "remove", "greeting")
+    assert code == 0, output
+    assert "greeting is not applied: nothing to do." in output
+    assert read_tree(project) == before

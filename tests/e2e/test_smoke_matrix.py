@@ -4,7 +4,7 @@ For the base project, each shipped pattern alone, all of them together, and
 `new` followed by `add` of each, it runs `ruff check`, `ruff format --check`,
 `mypy --strict` and the project's own tests. The fixture patterns of the
 engine tests join the matrix too (added with `new --with`, and with `add` to
-a project whose main.py the user has edited). Each project is generated once
+a project whose main.py the user has edited, and removed again). Each project is generated once
 per session and shared by its four checks.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from fastscaffold.creation import NewOptions, new_project
-from fastscaffold.patterns import add_patterns
+from fastscaffold.patterns import add_patterns, remove_patterns
 from tests.helpers import REPO_ROOT
 
 pytestmark = pytest.mark.e2e
@@ -34,6 +34,7 @@ class Scenario:
     id: str
     with_patterns: tuple[str, ...] = ()
     added_later: tuple[str, ...] = ()
+    removed_later: tuple[str, ...] = ()
     fixtures: bool = False
     edit_main: bool = False
 
@@ -59,6 +60,12 @@ def scenarios() -> list[Scenario]:
     matrix += [
         Scenario("fixture-with-greeting", with_patterns=("greeting",), fixtures=True),
         Scenario("fixture-new-then-add", added_later=("greeting",), fixtures=True, edit_main=True),
+        Scenario(
+            "fixture-add-then-remove",
+            with_patterns=("greeting",),
+            removed_later=("greeting",),
+            fixtures=True,
+        ),
     ]
     return matrix
 
@@ -80,6 +87,8 @@ def _build(scenario: Scenario, parent: Path) -> Path:
                             '    """Answer a liveness probe."""\n    return "pong"\n')  # fmt: skip
         for name in scenario.added_later:
             add_patterns(root, [name])
+        if scenario.removed_later:
+            remove_patterns(root, scenario.removed_later)
     return root
 
 
