@@ -24,7 +24,7 @@ def test_python_dash_m_runs_the_same_command() -> None:
     assert completed.stdout == f"fastscaffold {__version__}\n"
 
 
-@pytest.mark.parametrize("command", ["new", "run"])
+@pytest.mark.parametrize("command", ["new", "run", "add", "remove", "list", "show"])
 def test_every_command_has_help_with_an_example(runner: CliRunner, command: str) -> None:
     result = runner.invoke(app, [command, "--help"])
     assert result.exit_code == 0, result.output
@@ -35,7 +35,7 @@ def test_every_command_has_help_with_an_example(runner: CliRunner, command: str)
 def test_top_level_help_lists_the_commands(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("new", "run"):
+    for command in ("new", "run", "add", "remove", "list", "show"):
         assert command in result.output
 
 
