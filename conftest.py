@@ -15,6 +15,9 @@ from typer.testing import CliRunner
 
 from fastscaffold.creation import NewOptions, new_project
 
+# Real services (redis-server, a served app) for the end-to-end tests of every pattern.
+pytest_plugins = ["tests.services"]
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

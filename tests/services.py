@@ -1,0 +1,184 @@
+"""Real services for end-to-end tests: redis-server, and a generated app under uvicorn.
+
+Loaded by the top-level conftest (``pytest_plugins``), so the tests of every
+pattern folder can use these fixtures.
+
+Tests that need Redis fail, never skip, when ``redis-server`` is missing:
+.ci/run installs it, and a silent skip would hide a broken CI set-up.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import free_port, wait_for_http
+
+
+@dataclass
+class RedisServer:
+    """A private redis-server on a loopback port, with its data in a temporary folder."""
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Return the ``redis://`` URL clients connect with."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        """Start the server and wait until it answers PING."""
+        binary = shutil.which("redis-server")
+        if binary is None:
+            pytest.fail(
+                "redis-server is not installed; install it (apt-get install redis-server), "
+                "as .ci/run does."
+            )
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            with contextlib.suppress(OSError), socket_to(self.port) as sock:
+                sock.sendall(b"PING\r\n")
+                if sock.recv(16).startswith(b"+PONG"):
+                    return
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"redis-server did not answer on port {self.port} within 20 s")
+
+    def stop(self) -> None:
+        """Stop the server (the port stays reserved for a restart)."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def restart(self, *, down_for: float = 0.0) -> None:
+        """Stop the server, stay down for ``down_for`` seconds, start it on the same port."""
+        self.stop()
+        time.sleep(down_for)
+        self.start()
+
+
+@contextlib.contextmanager
+def socket_to(port: int) -> Iterator[socket.socket]:
+    """Open a TCP connection to ``127.0.0.1:port`` (closed on exit)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=1)
+    try:
+        yield sock
+    finally:
+        sock.close()
+
+
+@pytest.fixture
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A fresh redis-server for one test, stopped afterwards."""
+    server = RedisServer(folder=tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@dataclass
+class ServedApp:
+    """A generated project's app served by a real uvicorn on a loopback port."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        """Return the base ``http://`` URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        """Return the base ``ws://`` URL."""
+        return f"ws://127.0.0.1:{self.port}"
+
+    def pids(self) -> list[int]:
+        """Return the server's pid and its children's (the workers)."""
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        found = [self.process.pid]
+        with contextlib.suppress(OSError):
+            found += [int(p) for p in children.read_text().split()]
+        return found
+
+    def peak_rss_bytes(self) -> int:
+        """Return the largest peak resident memory (VmHWM) among the server's processes."""
+        peak = 0
+        for pid in self.pids():
+            with contextlib.suppress(OSError):
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak = max(peak, int(line.split()[1]) * 1024)
+        return peak
+
+
+@contextlib.contextmanager
+def serve_app(
+    project: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    extra_args: tuple[str, ...] = (),
+    timeout: float = 60,
+) -> Iterator[ServedApp]:
+    """Serve ``project``'s app with uvicorn until the block ends, then stop it.
+
+    Args:
+        project: A generated project (its package must import from its root).
+        env: Extra environment variables for the server.
+        workers: uvicorn worker processes.
+        extra_args: More uvicorn arguments.
+        timeout: How long to wait for ``/health``.
+    """
+    from fastscaffold.project import load_project
+
+    entrypoint = load_project(project).entrypoint
+    port = free_port()
+    argv = [sys.executable, "-m", "uvicorn", entrypoint, "--host", "127.0.0.1",
+            "--port", str(port), "--workers", str(workers), *extra_args]  # fmt: skip
+    process = subprocess.Popen(
+        argv,
+        cwd=project,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    served = ServedApp(process=process, port=port)
+    try:
+        wait_for_http(f"{served.url}/health", timeout=timeout)
+        yield served
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
