@@ -79,7 +79,7 @@ def wiring_from_record(record: Record) -> Wiring:
                 target.append(f"{_alias(hook['module'])}.{hook['attr']}")
     return Wiring(
         patterns=patterns,
-        imports=[_import_line(module) for module in sorted(modules)],
+        imports=_import_lines(modules),
         routers=routers,
         lifespans=lifespans,
         commands=commands,
@@ -90,11 +90,24 @@ def _alias(module: str) -> str:
     return module.replace(".", "_")
 
 
-def _import_line(module: str) -> str:
-    parent, _, leaf = module.rpartition(".")
-    alias = _alias(module)
-    source = f".{parent}" if parent else "."
-    return f"from {source} import {leaf}" + (f" as {alias}" if alias != leaf else "")
+def _import_lines(modules: Iterable[str]) -> list[str]:
+    """Return the import lines for ``modules``, laid out as ruff's isort wants them.
+
+    Top-level modules share one ``from . import a, b`` line; nested ones get
+    one aliased line each, sorted by their dotted path.
+    """
+    top = sorted(m for m in modules if "." not in m)
+    nested = sorted(m for m in modules if "." in m)
+    lines = []
+    if top:
+        line = f"from . import {', '.join(top)}"
+        if len(line) > _LINE_LENGTH:
+            line = "from . import (\n" + "".join(f"    {m},\n" for m in top) + ")"
+        lines.append(line)
+    for module in nested:
+        parent, _, leaf = module.rpartition(".")
+        lines.append(f"from .{parent} import {leaf} as {_alias(module)}")
+    return lines
 
 
 def render_wiring(wiring: Wiring) -> bytes:

@@ -79,6 +79,10 @@ def test_main_command_installs_generates_and_serves(tmp_path: Path) -> None:
             cwd=tmp_path, capture_output=True, text=True, check=True,
         ).stdout.strip()  # fmt: skip
         assert "site-packages" in where and where.endswith("fastscaffold/templates")
+        shipped = Path(where)
+        assert (shipped / "patterns" / "redis" / "pattern.toml").is_file()
+        # A pattern's own tests are fastscaffold's, not shipped to users.
+        assert not list(shipped.glob("patterns/*/tests"))
         # --venv installed the project with its dev extra: its own tests run there.
         demo = checkout / "demo"
         demo_python = str(demo / ".venv" / "bin" / "python")

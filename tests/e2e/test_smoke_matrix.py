@@ -40,13 +40,11 @@ class Scenario:
 
 
 def shipped_patterns() -> list[str]:
-    """The user-facing patterns fastscaffold ships (read from their folders)."""
-    names = []
-    for manifest in sorted((REPO_ROOT / "templates" / "patterns").glob("*/pattern.toml")):
-        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
-        if data.get("kind", "pattern") == "pattern":
-            names.append(data["name"])
-    return names
+    """The patterns and building blocks fastscaffold ships (read from their folders)."""
+    return [
+        tomllib.loads(manifest.read_text(encoding="utf-8"))["name"]
+        for manifest in sorted((REPO_ROOT / "templates" / "patterns").glob("*/pattern.toml"))
+    ]
 
 
 def scenarios() -> list[Scenario]:

@@ -82,6 +82,7 @@ def test_wiring_orders_requirements_first_and_imports_each_module_once() -> None
     wiring = wiring_from_record(record)
     assert list(wiring.patterns) == ["db", "tasks"]
     assert list(wiring.imports) == ["from . import db", "from .tasks import api as tasks_api"]
+
     assert list(wiring.routers) == ["tasks_api.router"]
     assert list(wiring.lifespans) == ["db.lifespan"]
     assert list(wiring.commands) == ["tasks_api.register"]
@@ -92,3 +93,11 @@ def test_long_pattern_lists_are_laid_out_like_ruff_format() -> None:
     assert short.patterns_tuple() == '("websockets",)'
     long = Wiring(patterns=["websockets", "tasks", "upload", "streaming", "versioning", "extra"])
     assert long.patterns_tuple().startswith('(\n    "websockets",\n')
+
+
+def test_top_level_modules_share_one_import_line() -> None:
+    record = Record(generator_version="1")
+    record.units["project"] = Unit(template="project", version="1", answers={})
+    record.units["redis"] = _unit("redis", [], lifespans=[{"module": "redis_client", "attr": "x"}])
+    record.units["db"] = _unit("db", [], lifespans=[{"module": "database", "attr": "x"}])
+    assert list(wiring_from_record(record).imports) == ["from . import database, redis_client"]
