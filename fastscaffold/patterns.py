@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from fastscaffold._version import __version__
+from fastscaffold.blocks import ENV_STYLE, MARKDOWN_STYLE, ManagedFile
 from fastscaffold.catalog import Pattern, load_catalog, resolve_additions
 from fastscaffold.draft import Draft
 from fastscaffold.errors import EditedFilesError, InvalidAnswerError, PatternError, TemplateError
@@ -28,16 +29,17 @@ from fastscaffold.render import render_pattern
 from fastscaffold.wiring import (
     ENV_EXAMPLE,
     PATTERNS_DOC,
+    README,
     WIRING_MODULE,
     add_dependencies,
     project_answers,
     remove_dependencies,
-    remove_env_block,
     render_patterns_doc,
     render_wiring,
-    set_env_block,
     wiring_from_record,
 )
+
+README_SECTION = "README.section.md"
 
 _TABLES = ("dependencies", "dev_dependencies")
 
@@ -76,6 +78,35 @@ class PatternChange:
     manual_steps: tuple[str, ...] = ()
     dependencies_changed: bool = False
     dry_run: bool = False
+
+
+def _commit_managed(draft: Draft, *files: ManagedFile) -> None:
+    for managed in files:
+        if managed.text is not None:
+            draft.edit_structured(managed.path, managed.text)
+        draft.manual += managed.problems
+
+
+def _settings_lines(settings: Sequence[dict[str, str]]) -> list[str]:
+    lines = []
+    for setting in settings:
+        lines += [f"# {setting['help']}", f"# {setting['name']}={setting['default']}"]
+    return lines
+
+
+def _readme_section(pattern: Pattern, data: dict[str, Any]) -> list[str] | None:
+    """Render the pattern's README section (README.section.md), if it has one."""
+    source = pattern.folder / README_SECTION
+    if not source.is_file():
+        return None
+    import jinja2
+
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+    try:
+        text = env.from_string(source.read_text(encoding="utf-8")).render(**data)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"Rendering {source} failed: {exc}") from exc
+    return text.strip("\n").splitlines()
 
 
 def _parse_settings(
@@ -172,8 +203,8 @@ def add_patterns(
     draft = Draft(root, record, force=force)
     base_answers = project_answers(record)
     pyproject = (root / PYPROJECT).read_text(encoding="utf-8")
-    env_path = root / ENV_EXAMPLE
-    env_text = env_path.read_text(encoding="utf-8") if env_path.is_file() else None
+    env = ManagedFile(root, ENV_EXAMPLE, ENV_STYLE)
+    readme = ManagedFile(root, README, MARKDOWN_STYLE)
     deps_changed = False
     for pattern in targets:
         manifest = pattern.manifest
@@ -191,25 +222,21 @@ def add_patterns(
             wiring=wiring,
             added=added,
         )
-        for path, content in _render(pattern, {**base_answers, **options}).items():
+        data = {**base_answers, **options}
+        for path, content in _render(pattern, data).items():
             owner = draft.record.files.get(path)
             if owner is not None and owner.unit not in {pattern.name}:
                 raise TemplateError(
                     f"Pattern {pattern.name!r} generates {path}, which {owner.unit!r} owns."
                 )
             draft.put_pattern_file(path, content, pattern.name)
-        if wiring["settings"] and env_text is not None:
-            updated = set_env_block(env_text, pattern.name, wiring["settings"])
-            if updated is None:
-                draft.manual.append(
-                    f"{ENV_EXAMPLE}: the block for {pattern.name} is damaged; add its settings "
-                    "by hand (see PATTERNS.md)."
-                )
-            else:
-                env_text = updated
+        if wiring["settings"]:
+            env.set(pattern.name, _settings_lines(wiring["settings"]))
+        section = _readme_section(pattern, data)
+        if section is not None:
+            readme.set(pattern.name, section)
     draft.edit_structured(PYPROJECT, pyproject)
-    if env_text is not None:
-        draft.edit_structured(ENV_EXAMPLE, env_text)
+    _commit_managed(draft, env, readme)
     _rewire(draft, project.package)
     return _finish(
         draft,
@@ -282,8 +309,8 @@ def remove_patterns(
         )
     draft = Draft(root, record, force=force)
     pyproject = (root / PYPROJECT).read_text(encoding="utf-8")
-    env_path = root / ENV_EXAMPLE
-    env_text = env_path.read_text(encoding="utf-8") if env_path.is_file() else None
+    env = ManagedFile(root, ENV_EXAMPLE, ENV_STYLE)
+    readme = ManagedFile(root, README, MARKDOWN_STYLE)
     deps_changed = False
     for name in removing:
         unit = draft.record.units.pop(name)
@@ -291,15 +318,10 @@ def remove_patterns(
             draft.drop_file(path, tool_owned=False)
         pyproject, changed = _release_dependencies(draft.record, unit, pyproject)
         deps_changed = deps_changed or changed
-        if env_text is not None and unit.wiring.get("settings"):
-            updated = remove_env_block(env_text, name)
-            if updated is None:
-                draft.manual.append(f"{ENV_EXAMPLE}: remove the settings of {name} by hand.")
-            else:
-                env_text = updated
+        env.remove(name)
+        readme.remove(name)
     draft.edit_structured(PYPROJECT, pyproject)
-    if env_text is not None:
-        draft.edit_structured(ENV_EXAMPLE, env_text)
+    _commit_managed(draft, env, readme)
     _rewire(draft, project.package)
     return _finish(
         draft,

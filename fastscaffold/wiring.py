@@ -8,9 +8,8 @@ Three mechanisms, from the most to the least preferred:
   call the module once and are never touched.
 * **Structured edits** of ``pyproject.toml`` through tomlkit, which keeps the
   user's formatting and comments.
-* **Managed blocks** in ``.env.example``: one block per pattern between exact
-  marker lines; a file without intact markers is left alone and the manual
-  step is reported.
+* **Managed blocks** in ``.env.example`` and ``README.md``
+  (fastscaffold.blocks): one block per pattern between exact marker lines.
 """
 
 from __future__ import annotations
@@ -26,6 +25,7 @@ from fastscaffold.templates import wiring_template
 WIRING_MODULE = "_fastscaffold.py"
 PATTERNS_DOC = "PATTERNS.md"
 ENV_EXAMPLE = ".env.example"
+README = "README.md"
 DEV_EXTRA = "dev"
 _LINE_LENGTH = 100
 
@@ -179,62 +179,6 @@ def project_answers(record: Record) -> dict[str, Any]:
 def is_project_answer(name: str) -> bool:
     """Return whether ``name`` is a base-project answer rather than a pattern option."""
     return name in _PROJECT_ANSWERS
-
-
-# --- .env.example managed blocks -----------------------------------------------------
-
-
-def _markers(pattern: str) -> tuple[str, str]:
-    return (
-        f"# >>> fastscaffold: {pattern} (managed block: fastscaffold add/remove rewrite it)",
-        f"# <<< fastscaffold: {pattern}",
-    )
-
-
-def _block_bounds(lines: list[str], pattern: str) -> tuple[int, int] | None:
-    start, end = _markers(pattern)
-    if start not in lines:
-        return None
-    first = lines.index(start)
-    if end not in lines[first:]:
-        return None
-    return first, first + lines[first:].index(end)
-
-
-def set_env_block(text: str, pattern: str, settings: Iterable[dict[str, str]]) -> str | None:
-    """Return ``text`` with the pattern's settings block added or replaced.
-
-    Returns None when the block's start marker is there but its end is not
-    (the user edited it): the caller reports the manual step instead.
-    """
-    start, end = _markers(pattern)
-    block = [start]
-    for setting in settings:
-        block += [f"# {setting['help']}", f"# {setting['name']}={setting['default']}"]
-    block.append(end)
-    lines = text.splitlines()
-    bounds = _block_bounds(lines, pattern)
-    if bounds is None:
-        if start in lines:
-            return None
-        while lines and not lines[-1].strip():
-            lines.pop()
-        lines = [*lines, "", *block] if lines else block
-    else:
-        lines[bounds[0] : bounds[1] + 1] = block
-    return "\n".join(lines) + "\n"
-
-
-def remove_env_block(text: str, pattern: str) -> str | None:
-    """Return ``text`` without the pattern's block (None when its markers are not intact)."""
-    lines = text.splitlines()
-    bounds = _block_bounds(lines, pattern)
-    if bounds is None:
-        return text if _markers(pattern)[0] not in lines else None
-    del lines[bounds[0] : bounds[1] + 1]
-    if bounds[0] > 0 and bounds[0] <= len(lines) and not lines[bounds[0] - 1].strip():
-        del lines[bounds[0] - 1]  # the blank line set_env_block put before it
-    return "\n".join(lines) + "\n" if lines else ""
 
 
 # --- pyproject.toml dependencies ------------------------------------------------------

@@ -46,6 +46,9 @@ def test_add_creates_files_wires_them_and_records_everything(
     assert "anyio>=4" in pyproject["project"]["dependencies"]
     assert "GREETING_NAME=world" in (project / ".env.example").read_text()
     assert "## greeting" in (project / "PATTERNS.md").read_text()
+    readme = (project / "README.md").read_text()
+    assert "<!-- >>> fastscaffold: greeting (managed block" in readme
+    assert '"Howdy, <GREETING_NAME>!"; `python -m demo_api greet`' in readme
     record = _record(project)
     assert record["units"]["greeting"]["answers"] == {"greeting": "Howdy", "punctuation": "!"}
     assert record["units"]["greeting"]["added"] == {"dependencies": ["anyio>=4"]}

@@ -1,14 +1,19 @@
 import tomllib
 
+from fastscaffold.blocks import ENV_STYLE, remove_block, set_block
 from fastscaffold.record import Record, Unit
-from fastscaffold.wiring import (
-    Wiring,
-    add_dependencies,
-    remove_dependencies,
-    remove_env_block,
-    set_env_block,
-    wiring_from_record,
-)
+from fastscaffold.wiring import Wiring, add_dependencies, remove_dependencies, wiring_from_record
+
+SETTING_LINES = ["# Frames buffered per client", "# WS_QUEUE_SIZE=64"]
+
+
+def set_env_block(text: str, pattern: str, lines: list[str]) -> str | None:
+    return set_block(text, pattern, lines, ENV_STYLE)
+
+
+def remove_env_block(text: str, pattern: str) -> str | None:
+    return remove_block(text, pattern, ENV_STYLE)
+
 
 PYPROJECT = """\
 [project]
@@ -22,8 +27,6 @@ dependencies = [
 [project.optional-dependencies]
 dev = ["pytest>=8"]
 """
-
-SETTINGS = [{"name": "WS_QUEUE_SIZE", "default": "64", "help": "Frames buffered per client"}]
 
 
 def test_dependencies_are_added_once_and_removed_exactly() -> None:
@@ -45,21 +48,20 @@ def test_dependencies_are_added_once_and_removed_exactly() -> None:
 
 def test_env_block_is_added_replaced_and_removed() -> None:
     original = "# LOG_LEVEL=info\n"
-    added = set_env_block(original, "websockets", SETTINGS)
+    added = set_env_block(original, "websockets", SETTING_LINES)
     assert added is not None
     assert "# WS_QUEUE_SIZE=64" in added and added.startswith(original)
-    changed = [{**SETTINGS[0], "default": "128"}]
-    replaced = set_env_block(added, "websockets", changed)
+    replaced = set_env_block(added, "websockets", ["# WS_QUEUE_SIZE=128"])
     assert replaced is not None and "# WS_QUEUE_SIZE=128" in replaced
     assert replaced.count(">>> fastscaffold: websockets") == 1
     assert remove_env_block(replaced, "websockets") == original
 
 
 def test_a_damaged_env_block_is_left_alone() -> None:
-    added = set_env_block("", "websockets", SETTINGS)
+    added = set_env_block("", "websockets", SETTING_LINES)
     assert added is not None
     damaged = added.replace("# <<< fastscaffold: websockets\n", "")
-    assert set_env_block(damaged, "websockets", SETTINGS) is None
+    assert set_env_block(damaged, "websockets", SETTING_LINES) is None
     assert remove_env_block(damaged, "websockets") is None
 
 
