@@ -1,0 +1,78 @@
+"""What every benchmark shares: figures side by side with a reference, as Markdown.
+
+A benchmark module in this package defines ``run(quick: bool) -> list[Figure]``
+and measures fastscaffold's generated code and a naive reference in the same
+run (absolute numbers drift on shared machines; ratios hold). ``python -m
+benchmarks`` runs them all; ``python -m benchmarks.<name>`` runs one.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One measured quantity, for fastscaffold's code and for the naive reference.
+
+    Attributes:
+        name: What was measured and under which load, e.g. "deliveries/s, 50 clients".
+        ours: The figure for fastscaffold's generated code.
+        reference: The same figure for the naive reference (None when it has none).
+        unit: The unit, e.g. "msg/s", "MB", "ms".
+        higher_is_better: Whether a larger figure is the better one.
+    """
+
+    name: str
+    ours: float
+    reference: float | None
+    unit: str
+    higher_is_better: bool = True
+
+    def ratio(self) -> str:
+        """Return how many times better (>1) or worse (<1) ours is than the reference."""
+        if self.reference is None or self.reference == 0 or self.ours == 0:
+            return ""
+        better = self.ours / self.reference if self.higher_is_better else self.reference / self.ours
+        return f"{better:.2f}x"
+
+
+def _number(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    shown = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.2f}"
+    return f"{shown} {unit}"
+
+
+def render_table(title: str, figures: Sequence[Figure]) -> str:
+    """Return a Markdown section: the figures, the reference's and the ratio."""
+    lines = [
+        f"### {title}",
+        "",
+        "| figure | fastscaffold | naive reference | better by |",
+        "|---|---|---|---|",
+    ]
+    for figure in figures:
+        lines.append(
+            f"| {figure.name} | {_number(figure.ours, figure.unit)} | "
+            f"{_number(figure.reference, figure.unit)} | {figure.ratio()} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def machine_details(packages: Sequence[str] = ("fastapi", "starlette", "uvicorn")) -> str:
+    """Return one line about the machine and the versions that shape the figures."""
+    versions = []
+    for name in packages:
+        try:
+            versions.append(f"{name} {version(name)}")
+        except PackageNotFoundError:
+            versions.append(f"{name} (not installed)")
+    return (
+        f"{os.cpu_count()} CPU(s), {platform.system()} {platform.machine()}, "
+        f"Python {platform.python_version()}; " + ", ".join(versions)
+    )
