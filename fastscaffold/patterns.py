@@ -80,13 +80,6 @@ class PatternChange:
     dry_run: bool = False
 
 
-def _commit_managed(draft: Draft, *files: ManagedFile) -> None:
-    for managed in files:
-        if managed.text is not None:
-            draft.edit_structured(managed.path, managed.text)
-        draft.manual += managed.problems
-
-
 def _settings_lines(settings: Sequence[dict[str, str]]) -> list[str]:
     lines = []
     for setting in settings:
@@ -225,7 +218,7 @@ def add_patterns(
         data = {**base_answers, **options}
         for path, content in _render(pattern, data).items():
             owner = draft.record.files.get(path)
-            if owner is not None and owner.unit not in {pattern.name}:
+            if owner is not None and owner.unit != pattern.name:
                 raise TemplateError(
                     f"Pattern {pattern.name!r} generates {path}, which {owner.unit!r} owns."
                 )
@@ -235,9 +228,6 @@ def add_patterns(
         section = _readme_section(pattern, data)
         if section is not None:
             readme.set(pattern.name, section)
-    draft.edit_structured(PYPROJECT, pyproject)
-    _commit_managed(draft, env, readme)
-    _rewire(draft, project.package)
     return _finish(
         draft,
         PatternChange(
@@ -251,6 +241,9 @@ def add_patterns(
             dry_run=dry_run,
         ),
         action="Adding " + ", ".join(t.name for t in targets),
+        package=project.package,
+        pyproject=pyproject,
+        managed=(env, readme),
     )
 
 
@@ -320,9 +313,6 @@ def remove_patterns(
         deps_changed = deps_changed or changed
         env.remove(name)
         readme.remove(name)
-    draft.edit_structured(PYPROJECT, pyproject)
-    _commit_managed(draft, env, readme)
-    _rewire(draft, project.package)
     return _finish(
         draft,
         PatternChange(
@@ -335,6 +325,9 @@ def remove_patterns(
             dry_run=dry_run,
         ),
         action="Removing " + ", ".join(removing),
+        package=project.package,
+        pyproject=pyproject,
+        managed=(env, readme),
     )
 
 
@@ -371,10 +364,28 @@ def _release_dependencies(record: Record, unit: Unit, pyproject: str) -> tuple[s
     return remove_dependencies(pyproject, unwanted), True
 
 
-def _finish(draft: Draft, change: PatternChange, *, action: str) -> PatternChange:
-    """Build the plan, refuse to clobber edits, and apply it unless this is a dry run."""
+def _finish(
+    draft: Draft,
+    change: PatternChange,
+    *,
+    action: str,
+    package: str,
+    pyproject: str,
+    managed: Sequence[ManagedFile],
+) -> PatternChange:
+    """Complete the draft, refuse to clobber edits, and apply it unless this is a dry run.
+
+    Completing means: the edited pyproject.toml and managed files, then the
+    tool-owned files regenerated from the draft's record.
+    """
     from dataclasses import replace
 
+    draft.edit_structured(PYPROJECT, pyproject)
+    for file in managed:
+        if file.text is not None:
+            draft.edit_structured(file.path, file.text)
+        draft.manual += file.problems
+    _rewire(draft, package)
     plan = draft.plan()
     result = replace(
         change,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fastscaffold.cli.app import app
+
+if TYPE_CHECKING:
+    from fastscaffold.patterns import PatternChange
 
 ProjectOption = Annotated[
     Path | None,
@@ -17,6 +20,18 @@ ProjectOption = Annotated[
 DryRunOption = Annotated[
     bool, typer.Option("--dry-run", help="Print the unified diff of every change; write nothing.")
 ]
+
+
+def _report(change: PatternChange, *, force: bool) -> None:
+    """Show the change; a dry run that a real run would refuse exits like the real run."""
+    from fastscaffold import console
+    from fastscaffold.errors import EditedFilesError
+
+    console.print_pattern_change(change)
+    if change.dry_run and change.edited and not force:
+        names = change.added or change.removed
+        verb = "Adding" if change.operation == "add" else "Removing"
+        raise EditedFilesError(paths=change.edited, action=f"{verb} {', '.join(names)}")
 
 
 def _project_root(project: Path | None) -> Path:
@@ -47,16 +62,12 @@ def add(
     ] = None,
 ) -> None:
     """Add patterns to a project you may already have edited; adding again is a no-op."""
-    from fastscaffold import console
-    from fastscaffold.errors import EditedFilesError
     from fastscaffold.patterns import add_patterns
 
     change = add_patterns(
         _project_root(project), patterns, settings=settings or (), force=force, dry_run=dry_run
     )
-    console.print_pattern_change(change)
-    if change.dry_run and change.edited and not force:
-        raise EditedFilesError(paths=change.edited, action="Adding " + ", ".join(change.added))
+    _report(change, force=force)
 
 
 @app.command(
@@ -76,14 +87,11 @@ def remove(
     ] = False,
 ) -> None:
     """Remove patterns: unwire them, delete their unedited files, drop unneeded dependencies."""
-    from fastscaffold import console
-    from fastscaffold.errors import EditedFilesError
     from fastscaffold.patterns import remove_patterns
 
-    change = remove_patterns(_project_root(project), patterns, force=force, dry_run=dry_run)
-    console.print_pattern_change(change)
-    if change.dry_run and change.edited and not force:
-        raise EditedFilesError(paths=change.edited, action="Removing " + ", ".join(change.removed))
+    _report(
+        remove_patterns(_project_root(project), patterns, force=force, dry_run=dry_run), force=force
+    )
 
 
 @app.command(name="list", epilog="Examples: fastscaffold list | fastscaffold list --json --all")
