@@ -17,6 +17,7 @@ from fastscaffold.errors import FastScaffoldError, UserError
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from fastscaffold.api_versions import VersionChange
     from fastscaffold.creation import NewResult
     from fastscaffold.patterns import PatternChange
     from fastscaffold.plan import Plan
@@ -256,3 +257,24 @@ def print_usage(text: str) -> None:
     from rich.markdown import Markdown
 
     out().print(Markdown(text))
+
+
+def print_version_change(change: VersionChange) -> None:
+    """Report what an ``api-version`` command changed (or would), and any manual step."""
+    from rich.markup import escape
+
+    if change.dry_run:
+        sys.stdout.write(
+            "".join(c.diff() for c in change.plan.writes if not c.path.startswith(".fastscaffold/"))
+        )
+        sys.stdout.flush()
+    elif change.changed:
+        for c in change.plan.writes:
+            if not c.path.startswith(".fastscaffold/"):
+                err().print(
+                    f"  {'[green]+[/]' if c.old is None else '[yellow]~[/]'} {escape(c.path)}"
+                )
+    for step in change.manual_steps:
+        err().print(f"[yellow]By hand:[/] {escape(step)}")
+    prefix = "Would do: " if change.dry_run else ""
+    err().print(f"{prefix}{escape(change.summary)}")

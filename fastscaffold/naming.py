@@ -12,7 +12,9 @@ from fastscaffold.errors import InvalidNameError
 # A PEP 508 distribution name that also starts with a letter, so that the
 # derived package name is a valid identifier.
 _NAME_RE = re.compile(r"^[A-Za-z](?:[A-Za-z0-9._-]*[A-Za-z0-9])?$")
-_MAX_LENGTH = 64
+# Generated code must fit ruff's 100 columns wherever the package name appears
+# (imports, logger names); 40 characters leaves room, and tests pin it.
+_MAX_LENGTH = 40
 
 # Top-level modules a generated project imports or that its tooling relies on:
 # a package with one of these names would shadow it.

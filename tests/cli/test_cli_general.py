@@ -32,10 +32,17 @@ def test_every_command_has_help_with_an_example(runner: CliRunner, command: str)
     assert f"fastscaffold {command}" in result.output
 
 
+@pytest.mark.parametrize("command", ["new", "deprecate", "retire"])
+def test_api_version_commands_have_help_with_an_example(runner: CliRunner, command: str) -> None:
+    result = runner.invoke(app, ["api-version", command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Example" in result.output and f"fastscaffold api-version {command}" in result.output
+
+
 def test_top_level_help_lists_the_commands(runner: CliRunner) -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    for command in ("new", "run", "add", "remove", "list", "show"):
+    for command in ("new", "run", "add", "remove", "list", "show", "api-version"):
         assert command in result.output
 
 

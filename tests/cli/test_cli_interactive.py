@@ -23,6 +23,8 @@ def test_new_asks_its_questions_on_a_terminal(tmp_path: Path) -> None:
         dimensions=(40, 200),
     )
     try:
+        child.expect("Patterns to add")
+        child.send("\r")  # none
         child.expect("description")
         child.send(CTRL_U + "Sells things\r")
         child.expect("Author")

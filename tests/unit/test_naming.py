@@ -40,7 +40,7 @@ def test_valid_names_derive_package_and_title(name: str, package: str, title: st
         ("fastapi", "dependency"),
         ("pydantic-settings", "dependency"),
         ("test", "dependency"),
-        ("x" * 65, "longer than 64"),
+        ("x" * 41, "longer than 40"),
     ],
 )
 def test_invalid_names_are_refused_with_the_reason(name: str, reason: str) -> None:

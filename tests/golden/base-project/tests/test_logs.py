@@ -11,10 +11,11 @@ def test_text_lines_have_level_logger_and_message() -> None:
     stream = io.StringIO()
     configure_logging("INFO", "text", stream=stream)
 
-    logging.getLogger("golden_api.orders").warning("order %s shipped", 42)
+    name = "golden_api.orders"
+    logging.getLogger(name).warning("order %s shipped", 42)
 
     line = stream.getvalue().strip()
-    assert line.endswith("WARNING  golden_api.orders [-] order 42 shipped")
+    assert line.endswith(f"WARNING  {name} [-] order 42 shipped")
 
 
 def test_json_lines_are_one_object_each_with_the_traceback() -> None:

@@ -32,9 +32,11 @@ def test_a_malformed_incoming_id_is_replaced(client: TestClient, incoming: str) 
 
 
 def test_log_lines_carry_the_request_id(app: FastAPI, client: TestClient) -> None:
+    logger_name = "golden_api.work"
+
     @app.get("/work")
     async def work() -> dict[str, str]:
-        logging.getLogger("golden_api.work").info("working", extra={"items": 3})
+        logging.getLogger(logger_name).info("working", extra={"items": 3})
         return {}
 
     stream = io.StringIO()
@@ -43,7 +45,7 @@ def test_log_lines_carry_the_request_id(app: FastAPI, client: TestClient) -> Non
     response = client.get("/work")
 
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    [line] = [line for line in lines if line["logger"] == "golden_api.work"]
+    [line] = [line for line in lines if line["logger"] == logger_name]
     assert line["message"] == "working"
     assert line["items"] == 3
     assert line["request_id"] == response.headers["x-request-id"]

@@ -3,7 +3,11 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr, ValidationError
 
-from golden_api.settings import Settings, describe_settings, get_settings
+from golden_api.settings import (
+    Settings,
+    describe_settings,
+    get_settings,
+)
 
 
 def test_defaults_are_safe_for_development() -> None:

@@ -1,0 +1,1 @@
+"""Users: the service layer every API version shares."""
