@@ -7,6 +7,7 @@ project with its own .venv and serves it. The test command is what CI runs:
 .ci/run reads it from the README, and this test checks it reads the same.
 """
 
+import json
 import os
 import re
 import shutil
@@ -83,8 +84,11 @@ def test_main_command_installs_generates_and_serves(tmp_path: Path) -> None:
         assert (shipped / "patterns" / "redis" / "pattern.toml").is_file()
         # A pattern's own tests are fastscaffold's, not shipped to users.
         assert not list(shipped.glob("patterns/*/tests"))
-        # --venv installed the project with its dev extra: its own tests run there.
+        # --all: every shipped pattern (and the blocks they need) is in the demo.
         demo = checkout / "demo"
+        record = json.loads((demo / ".fastscaffold" / "record.json").read_text())
+        shipped = {p.parent.name for p in (REPO_ROOT / "templates" / "patterns").glob("*/pattern.toml")}
+        assert set(record["units"]) == {"project"} | shipped
         demo_python = str(demo / ".venv" / "bin" / "python")
         tests = subprocess.run(
             [demo_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
