@@ -87,7 +87,8 @@ def test_main_command_installs_generates_and_serves(tmp_path: Path) -> None:
         # --all: every shipped pattern (and the blocks they need) is in the demo.
         demo = checkout / "demo"
         record = json.loads((demo / ".fastscaffold" / "record.json").read_text())
-        shipped = {p.parent.name for p in (REPO_ROOT / "templates" / "patterns").glob("*/pattern.toml")}
+        manifests = (REPO_ROOT / "templates" / "patterns").glob("*/pattern.toml")
+        shipped = {manifest.parent.name for manifest in manifests}
         assert set(record["units"]) == {"project"} | shipped
         demo_python = str(demo / ".venv" / "bin" / "python")
         tests = subprocess.run(
