@@ -1,0 +1,248 @@
+"""The export machinery: a bound on concurrent exports, and a stream that cleans up.
+
+An export is opened before the response starts: the slot is taken, the query
+runs and the first batch is fetched, so a bad request, a full server or a
+database error still gets a proper status code. The stream then reads the rest
+batch by batch from the same server-side cursor and releases everything in
+`finally` (cursor, connection, slot), whether it ends, fails or the client
+goes away.
+"""
+
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.lowlevel import checkpoint
+from fastapi import FastAPI, HTTPException, Request, status
+from sqlalchemy import Select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncResult
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from .encoders import Encoder, content_disposition
+from .settings import StreamingSettings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExportSlots:
+    """A non-blocking bound on the exports one process serves at once.
+
+    Each export holds a pooled connection and a long read transaction, so a
+    request beyond the bound is refused at once rather than queued.
+    """
+
+    limit: int
+    active: int = 0
+    running: set["Export"] = field(default_factory=set)
+    """The exports under way, for introspection (and tests)."""
+
+    def try_acquire(self) -> bool:
+        """Take a slot if one is free (no await: atomic within the event loop)."""
+        if self.active >= self.limit:
+            return False
+        self.active += 1
+        return True
+
+    def release(self) -> None:
+        """Give a slot back."""
+        self.active -= 1
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Read the settings and create the process's export slots."""
+    settings = StreamingSettings()
+    app.state.export_settings = settings
+    app.state.export_slots = ExportSlots(limit=settings.export_max_concurrent)
+    yield
+
+
+@dataclass(eq=False)
+class Export:
+    """One running export: its slot, connection and cursor, released once."""
+
+    name: str
+    slots: ExportSlots
+    connection: AsyncConnection
+    result: AsyncResult[Any] | None = None
+    rows_sent: int = 0
+    completed: bool = False
+    started: float = field(default_factory=time.monotonic)
+    _closed: bool = False
+
+    async def close(self) -> None:
+        """Close the cursor, return the connection to the pool, free the slot (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        # Shielded: cleanup runs to the end even when the export was cancelled.
+        with anyio.CancelScope(shield=True):
+            try:
+                if self.result is not None:
+                    await self.result.close()
+            finally:
+                try:
+                    # Rolls back the read transaction and returns the connection.
+                    await self.connection.close()
+                finally:
+                    self.slots.running.discard(self)
+                    self.slots.release()
+        logger.info(
+            "Export %s %s: %d rows in %.1f s",
+            self.name,
+            "completed" if self.completed else "stopped early",
+            self.rows_sent,
+            time.monotonic() - self.started,
+        )
+
+
+async def open_export(
+    request: Request, engine: AsyncEngine, statement: Select[Any], name: str
+) -> tuple[Export, Sequence[Any]]:
+    """Take a slot, run `statement` on a server-side cursor and fetch its first batch.
+
+    Raises:
+        HTTPException: 503 with Retry-After when every slot is taken.
+    """
+    settings: StreamingSettings = request.app.state.export_settings
+    slots: ExportSlots = request.app.state.export_slots
+    if not slots.try_acquire():
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"{slots.limit} exports are already running; retry later.",
+            headers={"Retry-After": str(settings.export_retry_after_seconds)},
+        )
+    try:
+        connection = await engine.connect()
+    except BaseException:
+        slots.release()
+        raise
+    export = Export(name=name, slots=slots, connection=connection)
+    slots.running.add(export)
+    try:
+        # stream() asks for a server-side cursor (asyncpg runs it inside the
+        # transaction the connection begins); yield_per fetches batch by batch.
+        export.result = await connection.stream(
+            statement.execution_options(yield_per=settings.export_batch_size)
+        )
+        first = await export.result.fetchmany(settings.export_batch_size)
+    except BaseException:
+        await export.close()
+        raise
+    return export, first
+
+
+async def stream_export(
+    export: Export, first: Sequence[Any], encoder: Encoder, settings: StreamingSettings
+) -> AsyncGenerator[bytes, None]:
+    """Yield the export's chunks: at least `export_chunk_bytes` each, the last excepted.
+
+    A failure after the first byte cannot change the status code any more: it is
+    logged, and the stream ends with the encoder's failure marker (NDJSON) or is
+    cut off (CSV). The `finally` releases the cursor, connection and slot.
+    """
+    assert export.result is not None
+    try:
+        batch = first
+        while batch:
+            encoder.write(batch)
+            export.rows_sent += len(batch)
+            if encoder.pending() >= settings.export_chunk_bytes:
+                yield encoder.take()
+            # Shielded: a cancellation (the client went away) waits for the fetch
+            # to finish instead of interrupting the driver, which would make the
+            # pool discard the connection. The checkpoint then delivers it: sends
+            # to a gone client return at once, so nothing else would.
+            with anyio.CancelScope(shield=True):
+                batch = await export.result.fetchmany(settings.export_batch_size)
+            await checkpoint()
+        export.completed = True
+        if tail := encoder.take():
+            yield tail
+    except Exception:
+        logger.exception("Export %s failed after %d rows", export.name, export.rows_sent)
+        marker = encoder.failure_marker("The export failed; it is incomplete.", export.rows_sent)
+        if marker is None:
+            raise
+        yield encoder.take() + marker
+    finally:
+        await export.close()
+
+
+class ExportResponse(StreamingResponse):
+    """A streaming response that always releases its export, within a time limit.
+
+    Starlette stops iterating the body when the client disconnects, but does not
+    close the generator; this response does, so the export's `finally` runs at
+    once instead of whenever the generator is garbage-collected.
+    """
+
+    def __init__(
+        self,
+        export: Export,
+        body: AsyncGenerator[bytes, None],
+        *,
+        media_type: str,
+        filename: str,
+        max_seconds: float,
+    ) -> None:
+        super().__init__(
+            body,
+            media_type=media_type,
+            headers={
+                "Content-Disposition": content_disposition(filename),
+                "Cache-Control": "no-store",
+                # Reverse proxies (nginx) would otherwise buffer the whole export.
+                "X-Accel-Buffering": "no",
+            },
+        )
+        self.export = export
+        self._body = body
+        self.max_seconds = max_seconds
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Send the export, cut it after `max_seconds`, and release it whatever happens."""
+        try:
+            with anyio.move_on_after(self.max_seconds) as scope_limit:
+                await super().__call__(scope, receive, send)
+            if scope_limit.cancelled_caught:
+                logger.warning(
+                    "Export %s cut after %.0f s (EXPORT_MAX_SECONDS)",
+                    self.export.name,
+                    self.max_seconds,
+                )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._body.aclose()
+                await self.export.close()
+
+
+def export_response(
+    export: Export, first: Sequence[Any], encoder: Encoder, settings: StreamingSettings
+) -> ExportResponse:
+    """Build the response that streams `export` in `encoder`'s format."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    return ExportResponse(
+        export,
+        stream_export(export, first, encoder, settings),
+        media_type=encoder.media_type,
+        filename=f"{export.name}-{stamp}.{encoder.extension}",
+        max_seconds=settings.export_max_seconds,
+    )
+
+
+__all__ = [
+    "Export",
+    "ExportResponse",
+    "ExportSlots",
+    "export_response",
+    "lifespan",
+    "open_export",
+    "stream_export",
+]
