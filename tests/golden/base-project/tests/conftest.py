@@ -2,6 +2,7 @@
 
 import logging
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +17,13 @@ SettingsFactory = Callable[..., Settings]
 
 
 @pytest.fixture(autouse=True)
-def isolate_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Keep the developer's environment, `.env` file and logging set-up out of tests."""
+def isolate_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Keep the developer's environment, `.env` file and logging set-up out of tests.
+
+    Tests run in a temporary folder, so whatever the app writes to relative
+    paths (a SQLite file, uploads under ./data) stays out of the project.
+    """
+    monkeypatch.chdir(tmp_path)
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setitem(Settings.model_config, "env_file", None)

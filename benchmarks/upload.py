@@ -1,0 +1,244 @@
+"""File uploads: the generated `upload` pattern against read-everything.
+
+Run: python -m benchmarks.upload [--quick]
+
+A project with the pattern is generated; each app is served by uvicorn (one
+worker), afresh for every measurement so that its peak memory (VmHWM) belongs
+to that upload alone: the generated one, and the naive reference
+(benchmarks/naive_upload_app.py: `await file.read()`, then checks, then a
+write). A client streams a valid PDF of 10 MB, 200 MB and 1 GB (not with
+--quick) as multipart/form-data with a Content-Length, over loopback, from a
+generator; the figures are the throughput from the first byte sent to the
+answer, and the server's peak resident memory. Both limits are raised above
+the largest file. A last run sends 300 MB chunked (no Content-Length) against
+the default 5 MiB limit and counts what the client got to send before the 413.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import itertools
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.harness import Figure, machine_details, render_table
+from fastscaffold.creation import NewOptions, new_project
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+MB = 1000 * 1000
+MiB = 1024 * 1024
+CHUNK = 256 * 1024
+BOUNDARY = "benchmark-upload-boundary"
+OURS = "upload_bench.main:app"
+NAIVE = "benchmarks.naive_upload_app:app"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One upload: its answer, the bytes the client sent, the time taken, the server's peak."""
+
+    status: int
+    sent: int
+    seconds: float
+    peak_rss: int
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _peak_rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@contextlib.contextmanager
+def _serve(app: str, cwd: Path, env: Mapping[str, str]) -> Iterator[tuple[int, int]]:
+    """Serve `app` (an import string) with uvicorn; yield its port and pid."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+         "--log-level", "warning"],
+        cwd=cwd,
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            with (
+                contextlib.suppress(OSError),
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5),
+            ):
+                break
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"{app} did not start")
+            time.sleep(0.1)
+        yield port, process.pid
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _pdf(size: int) -> Iterator[bytes]:
+    """Yield a valid PDF of exactly `size` bytes, CHUNK bytes at a time."""
+    head, tail = b"%PDF-1.7\n", b"\n%%EOF\n"
+    yield head
+    filler = (b"%" + b"0123456789abcdef" * (CHUNK // 16))[: CHUNK - 1] + b"\n"
+    remaining = size - len(head) - len(tail)
+    while remaining > 0:
+        piece = filler[: min(CHUNK, remaining)]
+        remaining -= len(piece)
+        yield piece
+    yield tail
+
+
+def _form(size: int) -> tuple[bytes, Iterator[bytes], bytes]:
+    opening = (
+        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; "
+        f"filename=\"bench.pdf\"\r\nContent-Type: application/pdf\r\n\r\n"
+    ).encode()  # fmt: skip
+    closing = f"\r\n--{BOUNDARY}--\r\n".encode()
+    return opening, _pdf(size), closing
+
+
+def _upload(port: int, size: int, *, chunked: bool) -> tuple[int, int, float]:
+    """Upload a `size`-byte PDF; return the status, the body bytes sent and the seconds taken.
+
+    The client stops sending as soon as the server answers, as a real one would.
+    """
+    opening, file, closing = _form(size)
+    parts = itertools.chain([opening], file, [closing])
+    if chunked:
+        framing = "Transfer-Encoding: chunked"
+        frames = itertools.chain((b"%x\r\n" % len(p) + p + b"\r\n" for p in parts), [b"0\r\n\r\n"])
+    else:
+        framing = f"Content-Length: {len(opening) + size + len(closing)}"
+        frames = parts
+    head = (
+        f"POST /files HTTP/1.1\r\nHost: 127.0.0.1\r\n{framing}\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=600) as sock:
+        started = time.perf_counter()
+        sock.sendall(head)
+        sent = 0
+        for frame in frames:
+            if select.select([sock], [], [], 0)[0]:
+                break  # answered early
+            try:
+                sock.sendall(frame)
+            except (BrokenPipeError, ConnectionResetError):
+                break
+            sent += len(frame)
+        response = http.client.HTTPResponse(sock, method="POST")
+        try:
+            response.begin()
+            response.read()
+        finally:
+            response.close()
+        return response.status, sent, time.perf_counter() - started
+
+
+def _measure(app: str, cwd: Path, env: Mapping[str, str], size: int, *, chunked: bool) -> Run:
+    """Serve `app` afresh, warm it up with a small upload, upload once, read its peak memory."""
+    folder = Path(env["UPLOAD_DIR"])
+    try:
+        with _serve(app, cwd, env) as (port, pid):
+            _upload(port, 64 * 1024, chunked=False)
+            status, sent, seconds = _upload(port, size, chunked=chunked)
+            return Run(status, sent, seconds, _peak_rss(pid))
+    finally:
+        for stored in folder.glob("*"):
+            stored.unlink()
+
+
+def run(quick: bool) -> list[Figure]:
+    """Measure both apps and return the figures (10 MB and 200 MB; 1 GB too unless `quick`)."""
+    sizes = [10 * MB, 200 * MB] if quick else [10 * MB, 200 * MB, 1000 * MB]
+    figures: list[Figure] = []
+    with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
+        project = new_project(
+            NewOptions(name="upload-bench", parent=Path(tmp), patterns=("upload",))
+        ).destination
+        env = {
+            "DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'app.db'}",
+            "UPLOAD_DIR": str(Path(tmp) / "uploads"),
+            "LOG_LEVEL": "WARNING",
+        }
+        limit = str(max(sizes) + MiB)
+        raised = {**env, "UPLOAD_MAX_BYTES": limit, "NAIVE_MAX_BYTES": limit}
+        for size in sizes:
+            ours = _measure(OURS, project, raised, size, chunked=False)
+            naive = _measure(NAIVE, REPO_ROOT, raised, size, chunked=False)
+            for name, result in (("generated", ours), ("naive", naive)):
+                if result.status != 201:
+                    raise RuntimeError(f"the {name} app answered {result.status} to {size} bytes")
+            label = f"{size // MB:,} MB upload"
+            figures += [
+                Figure(
+                    f"MB/s, {label}", size / MB / ours.seconds, size / MB / naive.seconds, "MB/s"
+                ),
+                Figure(
+                    f"server peak memory, {label}",
+                    ours.peak_rss / MiB,
+                    naive.peak_rss / MiB,
+                    "MiB",
+                    higher_is_better=False,
+                ),
+            ]
+        default = {**env, "NAIVE_MAX_BYTES": str(5 * MiB)}
+        ours = _measure(OURS, project, default, 300 * MB, chunked=True)
+        naive = _measure(NAIVE, REPO_ROOT, default, 300 * MB, chunked=True)
+        figures.append(
+            Figure(
+                "MB sent before the 413, 300 MB chunked vs a 5 MiB limit",
+                ours.sent / MB,
+                naive.sent / MB,
+                "MB",
+                higher_is_better=False,
+            )
+        )
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure and print the table with the machine details."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="skip the 1 GB upload")
+    args = parser.parse_args(argv)
+    figures = run(args.quick)
+    sys.stdout.write(render_table("File upload (one uvicorn worker, loopback)", figures))
+    sys.stdout.write(
+        "\n" + machine_details(("fastapi", "starlette", "uvicorn", "python-multipart"))
+    )
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

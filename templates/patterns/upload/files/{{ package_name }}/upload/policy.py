@@ -1,0 +1,308 @@
+"""Which files are accepted: types judged by their content, never by the client's word.
+
+Each accepted type has a signature (sniffed with the pure-Python `filetype`
+library, no system libmagic), the extension the server stores it under, the
+extensions and declared types a client may use for it, and cheap structural
+checks of its first and last bytes. Anything else, and anything that looks
+like active content (HTML, SVG, scripts), is refused with 415.
+
+Signature and structure checks narrow what gets through; they do not prove a
+file harmless (OWASP: do not rely on them alone). The real protection is how
+files are stored and served: server-chosen names and extensions, a folder no
+static mount serves, and downloads as attachments with `nosniff`. If you show
+uploaded images inline, re-encode them first (e.g. with Pillow, under a pixel
+limit) to strip anything hidden in them.
+"""
+
+import re
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import filetype  # type: ignore[import-untyped]
+
+SNIFF_BYTES = 8192
+"""Bytes looked at to identify the type: it is decided once this many have arrived."""
+
+SCAN_BYTES = 64 * 1024
+"""Leading bytes searched for markers of active content (HTML, SVG, scripts)."""
+
+TAIL_BYTES = 1024
+"""Trailing bytes kept to check how the file ends."""
+
+MAX_IMAGE_PIXELS = 89_478_485
+"""Images declaring more pixels than this are refused (Pillow's decompression-bomb threshold)."""
+
+GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
+"""Declared types that say nothing about the content, so never disagree with it."""
+
+_ACTIVE_CONTENT = re.compile(
+    rb"<(?:script|html|svg|body|iframe|object|embed|!doctype\s+html|\?php)\b|javascript:",
+    re.IGNORECASE,
+)
+
+Check = Callable[[bytes], str | None]
+"""A structural check: returns what is wrong, or None."""
+
+TailCheck = Callable[[bytes, int], str | None]
+"""A check of the last bytes (and the total size): returns what is wrong, or None."""
+
+
+class UnacceptableFile(Exception):
+    """The upload cannot be accepted; `status` is the HTTP status that says why."""
+
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+def _no_check(_data: bytes) -> str | None:
+    return None
+
+
+def _no_tail_check(_tail: bytes, _size: int) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class FileType:
+    """One type the service can accept.
+
+    Attributes:
+        mime: The media type, as stored and served.
+        extension: The extension the server stores and names it with.
+        extensions: Extensions a client's file name may have for it.
+        aliases: Other declared media types that mean the same.
+        check_head: Structural check of the first bytes.
+        check_tail: Structural check of the last bytes and the size.
+        forbidden: Byte strings that must not occur anywhere in the file.
+    """
+
+    mime: str
+    extension: str
+    extensions: frozenset[str]
+    aliases: frozenset[str] = frozenset()
+    check_head: Check = _no_check
+    check_tail: TailCheck = _no_tail_check
+    forbidden: tuple[bytes, ...] = field(default=())
+
+
+def _pixels(width: int, height: int) -> str | None:
+    if width == 0 or height == 0:
+        return "the image has no pixels"
+    if width * height > MAX_IMAGE_PIXELS:
+        return f"the image declares {width}x{height} pixels, more than {MAX_IMAGE_PIXELS}"
+    return None
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+
+
+def _png_head(head: bytes) -> str | None:
+    if len(head) < 24 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return "a PNG must start with its signature and IHDR chunk"
+    width, height = struct.unpack(">II", head[16:24])
+    return _pixels(width, height)
+
+
+def _png_tail(tail: bytes, _size: int) -> str | None:
+    if not tail.endswith(_PNG_END):
+        return "a PNG must end with its IEND chunk (nothing may follow it)"
+    return None
+
+
+def _jpeg_head(head: bytes) -> str | None:
+    if not head.startswith(b"\xff\xd8\xff"):
+        return "a JPEG must start with its SOI marker"
+    return None
+
+
+def _jpeg_tail(tail: bytes, _size: int) -> str | None:
+    if not tail.endswith(b"\xff\xd9"):
+        return "a JPEG must end with its EOI marker (nothing may follow it)"
+    return None
+
+
+def _gif_head(head: bytes) -> str | None:
+    if len(head) < 10 or head[:6] not in {b"GIF87a", b"GIF89a"}:
+        return "a GIF must start with GIF87a or GIF89a and its screen size"
+    width, height = struct.unpack("<HH", head[6:10])
+    return _pixels(width, height)
+
+
+def _gif_tail(tail: bytes, _size: int) -> str | None:
+    if not tail.endswith(b";"):
+        return "a GIF must end with its trailer byte (nothing may follow it)"
+    return None
+
+
+def _webp_head(head: bytes) -> str | None:
+    if len(head) < 16 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
+        return "a WebP must start with a RIFF header of type WEBP"
+    return None
+
+
+def _webp_tail(_tail: bytes, _size: int) -> str | None:
+    # The RIFF header's size field is checked against the real size by `Inspector.finish`.
+    return None
+
+
+def _pdf_head(head: bytes) -> str | None:
+    if not re.match(rb"%PDF-[12]\.\d", head):
+        return "a PDF must start with a %PDF-1.x or %PDF-2.x header"
+    return None
+
+
+def _pdf_tail(tail: bytes, _size: int) -> str | None:
+    if b"%%EOF" not in tail:
+        return "a PDF must end with an %%EOF marker"
+    return None
+
+
+KNOWN_TYPES: dict[str, FileType] = {
+    t.mime: t
+    for t in (
+        FileType(
+            "image/jpeg",
+            ".jpg",
+            frozenset({".jpg", ".jpeg", ".jpe", ".jfif"}),
+            frozenset({"image/jpg", "image/pjpeg"}),
+            _jpeg_head,
+            _jpeg_tail,
+        ),
+        FileType(
+            "image/png",
+            ".png",
+            frozenset({".png"}),
+            frozenset({"image/x-png"}),
+            _png_head,
+            _png_tail,
+        ),
+        FileType("image/gif", ".gif", frozenset({".gif"}), frozenset(), _gif_head, _gif_tail),
+        FileType("image/webp", ".webp", frozenset({".webp"}), frozenset(), _webp_head, _webp_tail),
+        FileType(
+            "application/pdf",
+            ".pdf",
+            frozenset({".pdf"}),
+            frozenset({"application/x-pdf"}),
+            _pdf_head,
+            _pdf_tail,
+            # Scripts and launch actions make a PDF active content in most viewers.
+            forbidden=(b"/JavaScript", b"/Launch"),
+        ),
+    )
+}
+"""Every type the service knows how to check; UPLOAD_ALLOWED_TYPES picks among them."""
+
+
+def media_type(declared: str | None) -> str:
+    """Return the bare, lower-case media type of a Content-Type value ("" when absent)."""
+    return (declared or "").split(";", 1)[0].strip().lower()
+
+
+def suffix_of(filename: str) -> str:
+    """Return the last extension of a file name, lower-case with its dot ("" when none)."""
+    stem, dot, extension = filename.rpartition(".")
+    return f".{extension.lower()}" if dot and stem.strip(". ") and extension else ""
+
+
+class Inspector:
+    """Judges one file from its bytes as they stream in; raises `UnacceptableFile` early.
+
+    Feed every chunk to `feed` and call `finish` at the end. The type is decided
+    as soon as `SNIFF_BYTES` have arrived, so a file of the wrong type is refused
+    after its first chunk, not after its last.
+    """
+
+    def __init__(
+        self, allowed: frozenset[str], *, declared_type: str | None, filename: str
+    ) -> None:
+        self.allowed = allowed
+        self.declared_type = media_type(declared_type)
+        self.filename = filename
+        self.file_type: FileType | None = None
+        self.size = 0
+        self._head = bytearray()
+        self._scan = bytearray()
+        self._tail = b""
+        self._overlap = b""
+
+    def feed(self, data: bytes) -> None:
+        """Look at the next bytes of the file."""
+        self.size += len(data)
+        if len(self._scan) < SCAN_BYTES:
+            self._scan += data[: SCAN_BYTES - len(self._scan)]
+            if _ACTIVE_CONTENT.search(self._scan):
+                raise UnacceptableFile(415, "The file contains active content (HTML or script).")
+        if self.file_type is None:
+            before = len(self._head)
+            self._head += data[: SNIFF_BYTES - before]
+            if len(self._head) >= SNIFF_BYTES:
+                self._decide()
+                # Everything so far, in order: the head before this chunk, then the chunk.
+                self._search_forbidden(bytes(self._head[:before]) + data)
+        else:
+            self._search_forbidden(data)
+        self._tail = (self._tail + data[-TAIL_BYTES:])[-TAIL_BYTES:]
+
+    def finish(self) -> FileType:
+        """Return the file's type once every byte was fed, or raise why it is refused."""
+        if self.size == 0:
+            raise UnacceptableFile(422, "The file is empty.")
+        if self.file_type is None:
+            self._decide()  # A small file: the head is all of it.
+            self._search_forbidden(bytes(self._head))
+        assert self.file_type is not None
+        problem = self.file_type.check_tail(self._tail, self.size)
+        if problem is None and self.file_type.mime == "image/webp":
+            declared_size = struct.unpack("<I", bytes(self._head[4:8]))[0] + 8
+            if declared_size != self.size:
+                problem = "the WebP's RIFF size does not match the file's size"
+        if problem is not None:
+            raise UnacceptableFile(
+                415, f"The file is not a valid {self.file_type.mime}: {problem}."
+            )
+        return self.file_type
+
+    def _decide(self) -> None:
+        head = bytes(self._head)
+        detected = filetype.guess_mime(head)
+        if not isinstance(detected, str) or detected not in self.allowed:
+            allowed = ", ".join(sorted(self.allowed))
+            raise UnacceptableFile(
+                415, f"The file's content is not of an accepted type (accepted: {allowed})."
+            )
+        file_type = KNOWN_TYPES[detected]
+        declared = self.declared_type
+        if declared not in GENERIC_TYPES and declared not in {file_type.mime, *file_type.aliases}:
+            raise UnacceptableFile(
+                415, f"The file was declared as {declared} but its content is {file_type.mime}."
+            )
+        extension = suffix_of(self.filename)
+        if extension and extension not in file_type.extensions:
+            raise UnacceptableFile(
+                415,
+                f"The file name ends in {extension!r} but its content is {file_type.mime} "
+                f"(expected {', '.join(sorted(file_type.extensions))}).",
+            )
+        problem = file_type.check_head(head)
+        if problem is not None:
+            raise UnacceptableFile(415, f"The file is not a valid {file_type.mime}: {problem}.")
+        self.file_type = file_type
+
+    def _search_forbidden(self, data: bytes) -> None:
+        assert self.file_type is not None
+        markers = self.file_type.forbidden
+        if not markers:
+            return
+        longest = max(len(m) for m in markers)
+        # The chunk itself, then the seam with the previous one (no copy of the chunk).
+        seam = self._overlap + data[: longest - 1]
+        for marker in markers:
+            if marker in data or marker in seam:
+                raise UnacceptableFile(
+                    415, f"The {self.file_type.mime} contains active content ({marker.decode()})."
+                )
+        self._overlap = (self._overlap + data[-(longest - 1) :])[-(longest - 1) :]

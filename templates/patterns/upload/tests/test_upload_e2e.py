@@ -1,0 +1,178 @@
+"""The upload pattern under a real uvicorn: flat memory for large uploads, early 413 for chunked.
+
+Uploads are streamed from generators over raw sockets, so the client side stays
+small too, and the server's memory is read from /proc (VmHWM) before and after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import select
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fastscaffold.creation import NewOptions, new_project
+from tests.services import ServedApp, serve_app
+
+pytestmark = pytest.mark.e2e
+
+MiB = 1024 * 1024
+CHUNK = 256 * 1024
+BOUNDARY = "e2e-upload-boundary"
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    parent = tmp_path_factory.mktemp("upload-e2e")
+    return new_project(
+        NewOptions(name="upload-e2e", parent=parent, patterns=("upload",))
+    ).destination
+
+
+def server_env(folder: Path, **extra: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'app.db'}",
+        "UPLOAD_DIR": str(folder / "uploads"),
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
+def pdf_stream(size: int) -> Iterator[bytes]:
+    """Yield a valid PDF of exactly ``size`` bytes, one CHUNK at a time (never all of it)."""
+    head, tail = b"%PDF-1.7\n", b"\n%%EOF\n"
+    yield head
+    filler = b"%" + b"0123456789abcdef" * (CHUNK // 16 - 1) + b"abcdefghijklmn\n"
+    remaining = size - len(head) - len(tail)
+    while remaining > 0:
+        piece = filler[: min(CHUNK, remaining)]
+        remaining -= len(piece)
+        yield piece
+    yield tail
+
+
+def multipart(parts: Iterator[bytes], filename: str) -> Iterator[bytes]:
+    yield (
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{filename}"\r\nContent-Type: application/pdf\r\n\r\n'
+    ).encode()
+    yield from parts
+    yield f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+def chunked(parts: Iterator[bytes]) -> Iterator[bytes]:
+    """Frame ``parts`` in HTTP/1.1 chunked transfer encoding (no Content-Length)."""
+    for part in parts:
+        if part:
+            yield b"%x\r\n" % len(part) + part + b"\r\n"
+    yield b"0\r\n\r\n"
+
+
+@dataclass
+class Answer:
+    """A response to a streamed request, and how much of the request body was sent."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
+    sent: int
+
+
+def send_streaming(served: ServedApp, method: str, path: str, body: Iterator[bytes]) -> Answer:
+    """Send a chunked request from ``body``, stopping as soon as the server answers."""
+    with socket.create_connection(("127.0.0.1", served.port), timeout=60) as sock:
+        return _exchange(sock, method, path, body)
+
+
+def _exchange(sock: socket.socket, method: str, path: str, body: Iterator[bytes]) -> Answer:
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n"
+    )
+    sock.sendall(head.encode())
+    sent = 0
+    for frame in chunked(body):
+        readable, _, _ = select.select([sock], [], [], 0)
+        if readable:  # the server answered early: stop sending, as a real client should
+            break
+        try:
+            sock.sendall(frame)
+        except (BrokenPipeError, ConnectionResetError):
+            break
+        sent += len(frame)
+    response = http.client.HTTPResponse(sock, method=method)
+    try:
+        response.begin()
+        content = json.loads(response.read())
+        headers = {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        response.close()
+    return Answer(response.status, headers, content, sent)
+
+
+def test_a_200_mb_upload_and_download_keep_memory_flat(project: Path, tmp_path: Path) -> None:
+    size = 200 * MiB
+    env = server_env(tmp_path, UPLOAD_MAX_BYTES=str(size + MiB))
+    with serve_app(project, env=env) as served:
+        # Warm up (imports, the database, the first upload) before reading the idle level.
+        warm = send_streaming(served, "POST", "/files", multipart(pdf_stream(64 * 1024), "w.pdf"))
+        assert warm.status == 201, warm.body
+        idle = served.peak_rss_bytes()
+
+        expected = hashlib.sha256()
+        for piece in pdf_stream(size):
+            expected.update(piece)
+        answer = send_streaming(served, "POST", "/files", multipart(pdf_stream(size), "big.pdf"))
+        body = answer.body
+        assert answer.status == 201, body
+        assert answer.sent > size
+        assert body["size"] == size and body["sha256"] == expected.hexdigest()
+        after_upload = served.peak_rss_bytes()
+
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+        connection.request("GET", f"/files/{body['id']}")
+        download = connection.getresponse()
+        assert download.status == 200
+        received = hashlib.sha256()
+        while piece := download.read(CHUNK):
+            received.update(piece)
+        download.close()
+        connection.close()
+        assert received.hexdigest() == expected.hexdigest()
+        after_download = served.peak_rss_bytes()
+
+    growth_upload = after_upload - idle
+    growth_download = after_download - idle
+    print(f"idle {idle / MiB:.0f} MiB; +{growth_upload / MiB:.1f} MiB after the upload, "
+          f"+{growth_download / MiB:.1f} MiB after the download")  # fmt: skip
+    assert growth_upload < 50 * MiB
+    assert growth_download < 50 * MiB
+    uploads = tmp_path / "uploads"
+    assert sorted(p.suffix for p in uploads.iterdir()) == [".pdf", ".pdf"]  # no .part left
+    for stored in uploads.iterdir():
+        stored.unlink()
+
+
+def test_a_300_mb_chunked_upload_is_cut_off_after_a_few_mb(project: Path, tmp_path: Path) -> None:
+    size = 300 * MiB
+    with serve_app(project, env=server_env(tmp_path)) as served:  # the default limit: 5 MiB
+        idle = served.peak_rss_bytes()
+        answer = send_streaming(served, "POST", "/files", multipart(pdf_stream(size), "x.pdf"))
+        peak = served.peak_rss_bytes()
+    sent = answer.sent
+    print(f"413 after the client sent {sent / MiB:.1f} MiB of {size / MiB:.0f} MiB; "
+          f"memory +{(peak - idle) / MiB:.1f} MiB")  # fmt: skip
+    assert answer.status == 413
+    assert answer.body["status"] == 413
+    assert answer.headers["connection"] == "close"
+    # 5 MiB read by the app; the rest of what was sent sat in socket buffers when it answered.
+    assert sent < 32 * MiB
+    assert peak - idle < 50 * MiB
+    assert list((tmp_path / "uploads").iterdir()) == []
