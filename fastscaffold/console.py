@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastscaffold.plan import Plan
     from fastscaffold.project import Project
     from fastscaffold.runner import RunOptions
+    from fastscaffold.update import CheckReport, UpdateResult
 
 
 @cache
@@ -278,3 +279,58 @@ def print_version_change(change: VersionChange) -> None:
         err().print(f"[yellow]By hand:[/] {escape(step)}")
     prefix = "Would do: " if change.dry_run else ""
     err().print(f"{prefix}{escape(change.summary)}")
+
+
+def print_update(result: UpdateResult) -> None:
+    """Report what ``update`` merged (or would), file by file."""
+    from rich.markup import escape
+
+    from fastscaffold.update import Outcome
+
+    if result.dry_run:
+        sys.stdout.write(
+            "".join(c.diff() for c in result.plan.writes if not c.path.startswith(".fastscaffold/"))
+        )
+        sys.stdout.flush()
+    for step in result.migrations:
+        err().print(f"[blue]Migration[/] {escape(step)}")
+    styles = {
+        Outcome.UPDATED: "green",
+        Outcome.MERGED: "green",
+        Outcome.CREATED: "green",
+        Outcome.DELETED: "red",
+        Outcome.RENAMED: "blue",
+        Outcome.CONFLICT: "bold red",
+        Outcome.KEPT: "yellow",
+        Outcome.KEPT_DELETED: "yellow",
+    }
+    for path, outcome in result.outcomes.items():
+        err().print(f"  [{styles[outcome]}]{outcome.value:>12}[/] {escape(path)}")
+    if not result.changed:
+        err().print("[green]Up to date[/] with the installed templates: nothing to do.")
+        return
+    verb = "Would update" if result.dry_run else "Updated"
+    err().print(f"{verb} {len(result.outcomes)} file(s).")
+    if result.conflicts:
+        err().print(
+            f"[bold red]{len(result.conflicts)} conflict(s)[/]: resolve the marked regions "
+            "(or .rej files), then run `fastscaffold check`."
+        )
+
+
+def print_check(report: CheckReport) -> None:
+    """Report what ``check`` found."""
+    from rich.markup import escape
+
+    if report.ok:
+        err().print("[green]OK[/]: up to date with the installed templates, nothing to resolve.")
+        return
+    if report.behind:
+        err().print(f"[yellow]Behind the installed templates[/] ({len(report.behind)} file(s)):")
+        for path, what in report.behind.items():
+            err().print(f"  {what:>12} {escape(path)}")
+        err().print("Run `fastscaffold update --dry-run` to see the changes.")
+    for path in report.markers:
+        err().print(f"[red]Conflict markers left[/] in {escape(path)}")
+    for path in report.rejects:
+        err().print(f"[red]Rejected change to resolve:[/] {escape(path)}")

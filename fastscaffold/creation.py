@@ -127,15 +127,8 @@ def _staging(parent: Path, name: str, *, dry_run: bool) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def render_project(
-    names: ProjectNames, staging: Path, *, description: str | None, interactive: bool
-) -> tuple[dict[str, Any], dict[str, StagedFile]]:
-    """Render the complete project into ``staging``: template, wiring module and record.
-
-    Returns:
-        The template answers, and every file of the project keyed by its
-        path relative to the project root.
-    """
+def project_data(names: ProjectNames, description: str | None) -> dict[str, Any]:
+    """Return the answers ``new`` knows before asking anything."""
     data: dict[str, Any] = {
         "project_name": names.project,
         "package_name": names.package,
@@ -143,8 +136,25 @@ def render_project(
     }
     if description is not None:
         data["description"] = description
+    return data
+
+
+def render_project(
+    staging: Path, data: dict[str, Any], *, interactive: bool
+) -> tuple[dict[str, Any], dict[str, StagedFile]]:
+    """Render the complete base project into ``staging``: template, wiring module and record.
+
+    Args:
+        staging: An empty folder.
+        data: Answers given up front (``update`` passes every recorded answer).
+        interactive: Whether the template may ask the other questions.
+
+    Returns:
+        The template answers, and every file of the project keyed by its
+        path relative to the project root.
+    """
     answers = render_copier_template(project_template(), staging, data, interactive=interactive)
-    wiring = staging / names.package / "_fastscaffold.py"
+    wiring = staging / answers["package_name"] / "_fastscaffold.py"
     wiring.write_bytes(render_wiring(Wiring()))
     contents = {path: f.content for path, f in read_tree(staging).items()}
     record = Record(generator_version=__version__)
@@ -189,7 +199,9 @@ def new_project(
     with _staging(parent, names.project, dry_run=options.dry_run) as staging:
         rendered = staging / "project"
         answers, files = render_project(
-            names, rendered, description=options.description, interactive=options.interactive
+            rendered,
+            project_data(names, options.description),
+            interactive=options.interactive,
         )
         if options.patterns:
             # The staging folder is a complete project: add the patterns there,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -143,6 +144,38 @@ class Wiring(_Strict):
         return values
 
 
+class Rename(_Strict):
+    """A rename a migration performs: ``from`` becomes ``to``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    old: Annotated[str, Field(alias="from", min_length=1)]
+    new: Annotated[str, Field(alias="to", min_length=1)]
+
+
+class Migration(_Strict):
+    """A change ``update`` applies to projects made with an older version of the pattern.
+
+    Exactly one action: ``rename_file`` moves a generated file (paths may use
+    ``{{ package_name }}``), so the user's edits follow it; ``rename_setting``
+    renames an environment variable in ``.env`` and ``.env.example``. Both
+    are idempotent: once done, running them again changes nothing.
+
+    Attributes:
+        version: The pattern version that introduced the change.
+    """
+
+    version: Annotated[str, Field(min_length=1)]
+    rename_file: Rename | None = None
+    rename_setting: Rename | None = None
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Migration:
+        if (self.rename_file is None) == (self.rename_setting is None):
+            raise ValueError("a migration has exactly one of rename_file and rename_setting")
+        return self
+
+
 class Manifest(_Strict):
     """The contents of a ``pattern.toml``.
 
@@ -155,6 +188,9 @@ class Manifest(_Strict):
         conflicts: Patterns that cannot be applied together with this one.
         options: The questions it asks, by name.
         wiring: What it plugs into the project.
+        version: The pattern's template version, recorded in projects; bump it
+            when its output changes in a way a migration must follow.
+        migrations: Changes ``update`` applies to projects from older versions.
     """
 
     name: Annotated[str, Field(pattern=_NAME)]
@@ -164,8 +200,18 @@ class Manifest(_Strict):
     conflicts: tuple[str, ...] = ()
     options: dict[Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")], Option] = {}
     wiring: Wiring = Wiring()
+    version: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)*$")] = "1"
+    migrations: tuple[Migration, ...] = ()
 
-    def resolve_options(self, given: dict[str, str]) -> dict[str, Any]:
+    def migrations_since(self, version: str) -> list[Migration]:
+        """Return the migrations newer than ``version``, up to this version, in order."""
+        from packaging.version import Version
+
+        old, current = Version(version), Version(self.version)
+        due = [m for m in self.migrations if old < Version(m.version) <= current]
+        return sorted(due, key=lambda m: Version(m.version))
+
+    def resolve_options(self, given: Mapping[str, str | int | bool]) -> dict[str, Any]:
         """Return every option's value: ``given`` (raw strings) converted, defaults elsewhere.
 
         Raises:

@@ -12,12 +12,11 @@ silently.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fastscaffold._version import __version__
 from fastscaffold.blocks import ENV_STYLE, MARKDOWN_STYLE, ManagedFile
 from fastscaffold.catalog import Pattern, load_catalog, resolve_additions
 from fastscaffold.draft import Draft
@@ -157,6 +156,7 @@ def add_patterns(
     names: Sequence[str],
     *,
     settings: Sequence[str] = (),
+    answers: Mapping[str, Mapping[str, str | int | bool]] | None = None,
     force: bool = False,
     dry_run: bool = False,
 ) -> PatternChange:
@@ -168,6 +168,8 @@ def add_patterns(
         root: The project folder.
         names: The patterns asked for.
         settings: ``--set`` values for their options.
+        answers: Option values by pattern, already typed (``update`` passes
+            the recorded ones); used instead of ``settings``.
         force: Go ahead when files the user edited are in the way, keeping
             the user's versions (FILE.new beside them, or backups).
         dry_run: Compute everything, write nothing.
@@ -192,7 +194,11 @@ def add_patterns(
         return PatternChange(
             operation="add", root=root, plan=Plan(root, ()), unchanged=unchanged, dry_run=dry_run
         )
-    given = _parse_settings(settings, [t for t in targets if t.name in names])
+    given: Mapping[str, Mapping[str, str | int | bool]] = (
+        answers
+        if answers is not None
+        else _parse_settings(settings, [t for t in targets if t.name in names])
+    )
     draft = Draft(root, record, force=force)
     base_answers = project_answers(record)
     pyproject = (root / PYPROJECT).read_text(encoding="utf-8")
@@ -207,7 +213,7 @@ def add_patterns(
         deps_changed = deps_changed or bool(added)
         draft.record.units[pattern.name] = Unit(
             template=pattern.name,
-            version=__version__,
+            version=manifest.version,
             answers=options,
             kind=manifest.kind,
             summary=manifest.summary,

@@ -41,7 +41,7 @@ def test_add_creates_files_wires_them_and_records_everything(
     wiring = (project / WIRING).read_text()
     assert "app.include_router(greeting_router.router)" in wiring
     assert "await stack.enter_async_context(counter_state.lifespan(app))" in wiring
-    assert "greeting_cli.register(cli)" in wiring
+    assert "greeting_commands.register(cli)" in wiring
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert "anyio>=4" in pyproject["project"]["dependencies"]
     assert "GREETING_NAME=world" in (project / ".env.example").read_text()

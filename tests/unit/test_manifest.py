@@ -155,3 +155,30 @@ def test_invalid_option_values_are_refused(
     with pytest.raises(InvalidAnswerError) as info:
         manifest.resolve_options(given)
     assert message in str(info.value)
+
+
+MIGRATIONS = """\
+name = "demo"
+summary = "x"
+version = "3"
+[[migrations]]
+version = "3"
+rename_setting = { from = "B", to = "C" }
+[[migrations]]
+version = "2"
+rename_file = { from = "a.py", to = "b.py" }
+"""
+
+
+def test_migrations_newer_than_a_version_come_in_order(tmp_path: Path) -> None:
+    manifest = load_manifest(_write_pattern(tmp_path, "demo", MIGRATIONS))
+    assert [m.version for m in manifest.migrations_since("1")] == ["2", "3"]
+    assert [m.version for m in manifest.migrations_since("2")] == ["3"]
+    assert manifest.migrations_since("3") == []
+
+
+def test_a_migration_does_exactly_one_thing(tmp_path: Path) -> None:
+    setting = 'rename_setting = { from = "B", to = "C" }'
+    both = MIGRATIONS.replace(setting, setting + '\nrename_file = { from = "x", to = "y" }')
+    with pytest.raises(TemplateError, match="exactly one of rename_file and rename_setting"):
+        load_manifest(_write_pattern(tmp_path, "demo", both))
