@@ -40,9 +40,12 @@ class Base(DeclarativeBase):
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers run while one writer writes; the busy timeout makes a
-    # writer wait for the lock instead of failing at once.
+    # writer wait for the lock instead of failing at once. synchronous=NORMAL
+    # is WAL's usual pairing: no fsync per commit (about 10x faster commits),
+    # and a crash can lose the last commits but never corrupts the database.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
