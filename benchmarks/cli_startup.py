@@ -1,76 +1,86 @@
-"""Start-up time of `fastscaffold --help` next to `copier --help` and `fastapi --help`.
+"""The CLI's own figures: `--help` start-up next to other tools, and `new --all` wall time.
 
-Run: python -m benchmarks.cli_startup [--runs N]
+Run: python -m benchmarks.cli_startup [--quick]
 
-Each command runs N times in a fresh process, interleaved so that machine
-noise hits them alike; the table shows the median and the ratio to
-fastscaffold. Commands that are not installed are reported as such.
+Each command runs in a fresh process, interleaved so that machine noise hits
+them alike; figures are medians. Tools that are not installed are left out.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-COMMANDS = {
-    "fastscaffold --help": ["fastscaffold", "--help"],
+from benchmarks.harness import Figure, machine_details, render_table, scaled
+
+OURS = ["fastscaffold", "--help"]
+REFERENCES = {
     "copier --help": ["copier", "--help"],
     "cookiecutter --help": ["cookiecutter", "--help"],
     "fastapi --help": ["fastapi", "--help"],
 }
 
 
-def _time_once(argv: list[str]) -> float:
+def _time_once(argv: list[str], cwd: Path | None = None) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(argv, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
     return time.perf_counter() - started
 
 
-def measure(runs: int) -> dict[str, float | None]:
-    """Return the median wall time of each command, None when it is not installed."""
-    available = {name: argv for name, argv in COMMANDS.items() if shutil.which(argv[0])}
-    samples: dict[str, list[float]] = {name: [] for name in available}
-    for argv in available.values():
+def _help_figures(runs: int) -> list[Figure]:
+    available = {name: argv for name, argv in REFERENCES.items() if shutil.which(argv[0])}
+    samples: dict[str, list[float]] = {"ours": [], **{name: [] for name in available}}
+    for argv in [OURS, *available.values()]:
         _time_once(argv)  # warm the file cache once
     for _ in range(runs):
+        samples["ours"].append(_time_once(OURS))
         for name, argv in available.items():
             samples[name].append(_time_once(argv))
-    return {
-        name: (statistics.median(samples[name]) if name in samples else None) for name in COMMANDS
-    }
-
-
-def render(results: dict[str, float | None], runs: int) -> str:
-    """Return the results as a Markdown table with the machine details."""
-    ours = results["fastscaffold --help"]
-    lines = [
-        f"Median of {runs} runs; Python {platform.python_version()}, "
-        f"{os.cpu_count()} CPU(s), {platform.system()} {platform.machine()}.",
-        "",
-        "| command | median | relative to fastscaffold |",
-        "|---|---|---|",
+    ours = statistics.median(samples["ours"]) * 1000
+    return [
+        Figure(
+            f"`fastscaffold --help` start-up vs `{name}`",
+            ours,
+            statistics.median(samples[name]) * 1000,
+            "ms",
+            higher_is_better=False,
+        )
+        for name in available
     ]
-    for name, value in results.items():
-        if value is None:
-            lines.append(f"| `{name}` | not installed | |")
-        else:
-            ratio = f"{value / ours:.1f}x" if ours else ""
-            lines.append(f"| `{name}` | {value * 1000:.0f} ms | {ratio} |")
-    return "\n".join(lines) + "\n"
+
+
+def _new_all_seconds(runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="bench-new-") as tmp:
+            argv = [sys.executable, "-m", "fastscaffold", "new", "demo", "--all", "--no-input"]
+            times.append(_time_once([*argv, "--dir", tmp]))
+    return statistics.median(times)
+
+
+def run(quick: bool) -> list[Figure]:
+    """Measure the CLI figures."""
+    runs = scaled(5 if quick else 20)
+    figures = _help_figures(runs)
+    figures.append(
+        Figure("`fastscaffold new demo --all` wall time", _new_all_seconds(scaled(3)), None, "s")
+    )
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
     """Measure and print the table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="fewer runs")
     args = parser.parse_args(argv)
-    sys.stdout.write(render(measure(args.runs), args.runs))
+    sys.stdout.write(render_table("Command line", run(args.quick)))
+    sys.stdout.write(f"\n{machine_details()}\n")
     return 0
 
 

@@ -14,6 +14,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
+SCALE_VARIABLE = "FASTSCAFFOLD_BENCH_SCALE"
+
+
+def scaled(amount: int) -> int:
+    """Return ``amount`` times the scale in FASTSCAFFOLD_BENCH_SCALE (default 1), at least 1.
+
+    The harness test sets a tiny scale to prove every benchmark runs end to
+    end in seconds; real measurements leave it unset.
+    """
+    factor = float(os.environ.get(SCALE_VARIABLE, "1"))
+    return max(1, int(amount * factor))
+
 
 @dataclass(frozen=True)
 class Figure:

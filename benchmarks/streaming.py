@@ -29,7 +29,7 @@ from pathlib import Path
 
 import httpx2
 
-from benchmarks.harness import Figure, machine_details, render_table
+from benchmarks.harness import Figure, machine_details, render_table, scaled
 from fastscaffold.creation import NewOptions, new_project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +120,7 @@ def _measure(app: str, cwd: Path, env: Mapping[str, str], expected_rows: int) ->
 
 def run(quick: bool) -> list[Figure]:
     """Measure both apps and return the figures (medians of 3 runs, 1 with `quick`)."""
-    rows = 100_000 if quick else 1_000_000
+    rows = scaled(100_000 if quick else 1_000_000)
     repeats = 1 if quick else 3
     with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
         project = new_project(

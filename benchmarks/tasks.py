@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx2
 
-from benchmarks.harness import Figure, machine_details, render_table
+from benchmarks.harness import Figure, machine_details, render_table, scaled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -129,7 +129,7 @@ def run(quick: bool) -> list[Figure]:
     from tests.helpers import free_port
     from tests.services import RedisServer
 
-    jobs, reads = (200, 200) if quick else (2000, 1000)
+    jobs, reads = (scaled(200), scaled(200)) if quick else (scaled(2000), scaled(1000))
     with tempfile.TemporaryDirectory(prefix="bench-tasks-") as folder:
         tmp = Path(folder)
         project = _project(tmp)

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.harness import Figure, machine_details, render_table
+from benchmarks.harness import Figure, machine_details, render_table, scaled
 from fastscaffold.creation import NewOptions, new_project
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -179,7 +179,9 @@ def _measure(app: str, cwd: Path, env: Mapping[str, str], size: int, *, chunked:
 
 def run(quick: bool) -> list[Figure]:
     """Measure both apps and return the figures (10 MB and 200 MB; 1 GB too unless `quick`)."""
-    sizes = [10 * MB, 200 * MB] if quick else [10 * MB, 200 * MB, 1000 * MB]
+    sizes = [
+        scaled(size) for size in ([10 * MB, 200 * MB] if quick else [10 * MB, 200 * MB, 1000 * MB])
+    ]
     figures: list[Figure] = []
     with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
         project = new_project(

@@ -1,0 +1,10 @@
+"""Chat rooms over WebSockets (the fastscaffold `websockets` pattern).
+
+- `hub`: the rooms of this worker, one bounded queue and one writer task per
+  connection, and the lifespan that starts them.
+- `backplane`: how a message reaches every worker: in-process by default,
+  Redis pub/sub when REDIS_URL is set.
+- `router`: `WS /ws/{room_id}` and `GET /ws/rooms/{room_id}` (presence).
+- `security`: the Origin check and the authentication hook.
+- `settings`: the WS_* settings.
+"""

@@ -1,0 +1,291 @@
+"""The websockets pattern against a real uvicorn, real clients and a real redis-server.
+
+- one worker, many clients and one that never reads: the others get every message
+  promptly, the stalled one is disconnected, memory stays bounded;
+- two workers on Redis: clients on both workers get every message, presence counts
+  both, and delivery resumes after Redis restarts;
+- shutdown closes sockets with 1001; invalid room ids are refused before the handshake.
+
+"Promptly" means generous timeouts that a broadcast stalled behind one client would
+blow (it waits for the stalled socket's keepalive timeout, tens of seconds, per message).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
+import socket
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from fastscaffold.creation import NewOptions, new_project
+from tests.services import RedisServer, ServedApp, serve_app
+
+pytestmark = pytest.mark.e2e
+
+MIB = 1024 * 1024
+# Rate limiting is off: one test client sends for the whole room.
+SERVER_ENV = {"REDIS_URL": "", "WS_RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"}
+
+
+@pytest.fixture(scope="module")
+def ws_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    parent = tmp_path_factory.mktemp("ws-e2e")
+    options = NewOptions(name="ws-e2e", parent=parent, patterns=("websockets",))
+    return new_project(options).destination
+
+
+class Client:
+    """A websockets client that records every frame in the background."""
+
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+        self.closed_with: int | None = None
+        self._reader = asyncio.create_task(self._read())
+
+    @classmethod
+    async def open(cls, url: str) -> Client:
+        ws = await connect(url, max_size=2 * MIB, compression=None, open_timeout=20)
+        client = cls(ws)
+        await wait_until(lambda: client.kinds().count("join") >= 1, 20, "own join frame")
+        return client
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                self.frames.append(json.loads(raw))
+        except ConnectionClosed:
+            pass
+        self.closed_with = self.ws.close_code
+
+    @property
+    def sender(self) -> str:
+        return str(self.frames[0]["sender"])
+
+    def kinds(self) -> list[str]:
+        return [frame["type"] for frame in self.frames]
+
+    def messages(self, prefix: str = "") -> list[str]:
+        return [
+            frame["data"]
+            for frame in self.frames
+            if frame["type"] == "message" and frame["data"].startswith(prefix)
+        ]
+
+    async def close(self) -> None:
+        await self.ws.close()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._reader
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``condition`` (bounded by ``timeout`` seconds); fail with ``what`` if it never holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def presence(served: ServedApp, room: str) -> dict[str, Any]:
+    with urllib.request.urlopen(f"{served.url}/ws/rooms/{room}", timeout=10) as answer:
+        found: dict[str, Any] = json.loads(answer.read())
+    return found
+
+
+def open_stalled_client(port: int, path: str) -> socket.socket:
+    """Complete a WebSocket handshake with a tiny receive buffer, then never read again."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.settimeout(10)
+    sock.connect(("127.0.0.1", port))
+    key = base64.b64encode(os.urandom(16)).decode()
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    sock.sendall(request.encode())
+    response = b""
+    while not response.endswith(b"\r\n\r\n") and len(response) < 4096:
+        chunk = sock.recv(1)  # byte by byte: read nothing past the headers
+        if not chunk:
+            break
+        response += chunk
+    assert response.startswith(b"HTTP/1.1 101"), response
+    return sock
+
+
+def test_a_stalled_client_neither_delays_the_room_nor_grows_memory(ws_project: Path) -> None:
+    healthy, count, size, window = 12, 2000, 16 * 1024, 100
+    # A 256-frame queue: the stalled client is dropped well before the stream ends.
+    env = {**SERVER_ENV, "WS_QUEUE_SIZE": "256"}
+    with serve_app(ws_project, env=env) as served:
+
+        async def scenario() -> tuple[int, int]:
+            url = f"{served.ws_url}/ws/stalled"
+            clients = [await Client.open(url) for _ in range(healthy)]
+            stalled = open_stalled_client(served.port, "/ws/stalled")
+            try:
+                await wait_until(
+                    lambda: all(c.kinds().count("join") == healthy + 1 for c in clients[:1]),
+                    20,
+                    "the stalled client's join",
+                )
+                baseline = served.peak_rss_bytes()
+                sender = clients[0]
+                texts = [f"{i:06d}".ljust(size, "x") for i in range(count)]
+                # In windows of 100 messages, as fast as the healthy clients read: a
+                # broadcast stuck behind the stalled client would stop at the first window.
+                deadline = time.monotonic() + 45
+
+                def received(end: int) -> Callable[[], bool]:
+                    return lambda: all(len(c.messages()) >= end for c in clients)
+
+                for start in range(0, count, window):
+                    for text in texts[start : start + window]:
+                        await sender.ws.send(text)
+                    await wait_until(
+                        received(start + window),
+                        max(deadline - time.monotonic(), 0.1),
+                        "every healthy client to receive every message",
+                    )
+                for client in clients:
+                    assert client.messages() == texts
+                    assert client.closed_with is None
+                # The server gave up on the stalled client: it left the room.
+                assert presence(served, "stalled")["count"] == healthy
+                await wait_until(
+                    lambda: "leave" in clients[0].kinds(), 20, "the stalled client's leave"
+                )
+                return baseline, served.peak_rss_bytes()
+            finally:
+                stalled.close()
+                for client in clients:
+                    await client.close()
+
+        baseline, peak = asyncio.run(scenario())
+    # Buffering everything for the stalled client would take count * size = 31 MiB more.
+    assert peak - baseline < 24 * MIB, f"peak RSS grew by {(peak - baseline) / MIB:.1f} MiB"
+
+
+def worker_of(ws: ClientConnection, server_port: int, workers: list[int]) -> int | None:
+    """Return the pid of the worker that holds the server side of ``ws``'s TCP connection."""
+    local_port = ws.local_address[1]
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        ours, theirs = (int(address.split(":")[1], 16) for address in fields[1:3])
+        if ours == server_port and theirs == local_port:
+            inode = fields[9]
+            break
+    if inode is None:
+        return None
+    target = f"socket:[{inode}]"
+    for pid in workers:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    if str(fd.readlink()) == target:
+                        return pid
+    return None
+
+
+def test_two_workers_share_rooms_through_redis_and_survive_a_restart(
+    ws_project: Path, redis_server: RedisServer
+) -> None:
+    env = {**SERVER_ENV, "REDIS_URL": redis_server.url}
+    with serve_app(ws_project, env=env, workers=2) as served:
+
+        async def scenario() -> None:
+            url = f"{served.ws_url}/ws/multi"
+            by_worker: dict[int, list[Client]] = {}
+            clients: list[Client] = []
+            try:
+                for _ in range(40):  # the kernel spreads connections over both workers
+                    client = await Client.open(url)
+                    clients.append(client)
+                    pid = worker_of(client.ws, served.port, served.pids()[1:])
+                    if pid is not None:
+                        by_worker.setdefault(pid, []).append(client)
+                    if len(by_worker) == 2 and min(map(len, by_worker.values())) >= 2:
+                        break
+                assert len(by_worker) == 2, f"all clients landed on one worker: {by_worker}"
+                first, second = (group[0] for group in by_worker.values())
+
+                # Clients on both workers get every message, from either worker, all in
+                # the same order (each sender's in the order sent), numbered without gaps.
+                texts = [f"before-{i:02d}" for i in range(50)]
+                for i, text in enumerate(texts):
+                    await (first if i % 2 else second).ws.send(text)
+                await wait_until(
+                    lambda: all(len(c.messages("before-")) == len(texts) for c in clients),
+                    30,
+                    "every client on both workers to receive every message",
+                )
+                order = clients[0].messages("before-")
+                assert sorted(order) == texts
+                assert [t for t in order if int(t[-2:]) % 2] == texts[1::2]
+                for client in clients:
+                    assert client.messages("before-") == order
+                    seqs = [frame["seq"] for frame in client.frames]
+                    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+                members = presence(served, "multi")
+                assert members["count"] == len(clients)
+                assert sorted(members["members"]) == sorted(c.sender for c in clients)
+
+                # Redis goes away and comes back empty: delivery must resume on its own.
+                redis_server.restart(down_for=1.0)
+                probe = 0
+                deadline = time.monotonic() + 45
+                while not all(c.messages("probe-") for c in clients):
+                    assert time.monotonic() < deadline, "delivery did not resume after restart"
+                    await first.ws.send(f"probe-{probe}")
+                    probe += 1
+                    await asyncio.sleep(0.3)
+                after = [f"after-{i}" for i in range(30)]
+                for text in after:
+                    await second.ws.send(text)
+                await wait_until(
+                    lambda: all(c.messages("after-") == after for c in clients),
+                    30,
+                    "every client to receive every message after the restart",
+                )
+                # Presence is rebuilt in the restarted Redis too.
+                await wait_until(
+                    lambda: presence(served, "multi")["count"] == len(clients),
+                    30,
+                    "presence to be rebuilt after the restart",
+                )
+            finally:
+                for client in clients:
+                    await client.close()
+
+        asyncio.run(scenario())
+
+
+def test_shutdown_closes_with_1001_and_bad_room_ids_are_refused(ws_project: Path) -> None:
+    with serve_app(ws_project, env=SERVER_ENV) as served:
+
+        async def scenario() -> int | None:
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(f"{served.ws_url}/ws/not.a.room", open_timeout=20)
+            assert refused.value.response.status_code == 403
+            client = await Client.open(f"{served.ws_url}/ws/bye")
+            os.killpg(served.process.pid, signal.SIGTERM)
+            await wait_until(lambda: client.ws.state.name == "CLOSED", 20, "the server to close")
+            await client.close()
+            return client.closed_with
+
+        assert asyncio.run(scenario()) == 1001

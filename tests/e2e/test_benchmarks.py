@@ -1,0 +1,36 @@
+"""`python -m benchmarks --quick` runs end to end (tiny sizes; no timing assertions)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from benchmarks import __main__ as benchmarks_main
+from tests.helpers import REPO_ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_the_harness_runs_every_benchmark_and_writes_the_report(tmp_path: Path) -> None:
+    report = tmp_path / "report.md"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--quick", "--output", str(report)],
+        cwd=REPO_ROOT,
+        env={**os.environ, "FASTSCAFFOLD_BENCH_SCALE": "0.01"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    text = report.read_text()
+    for title in benchmarks_main.BENCHMARKS.values():
+        assert f"### {title}" in text
+    assert "| figure | fastscaffold | naive reference | better by |" in text
+    assert "Machine:" in text and "CPU(s)" in text
+    # Every process it started is gone: nothing listens on behalf of a benchmark.
+    leftovers = subprocess.run(
+        ["pgrep", "-f", "naive_.*_app|bench-"], capture_output=True, text=True
+    ).stdout
+    assert leftovers == ""
