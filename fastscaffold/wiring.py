@@ -137,7 +137,7 @@ def render_wiring(wiring: Wiring) -> bytes:
 
 def render_patterns_doc(record: Record) -> bytes | None:
     """Render PATTERNS.md, the tool-owned index of applied patterns (None when there are none)."""
-    names = [n for n in record.patterns() if record.units[n].kind == "pattern"]
+    names = record.patterns()
     if not names:
         return None
     lines = [
@@ -149,7 +149,8 @@ def render_patterns_doc(record: Record) -> bytes | None:
     ]
     for name in names:
         unit = record.units[name]
-        lines += [f"## {name}", "", unit.summary, ""]
+        heading = f"{name} (building block)" if unit.kind == "block" else name
+        lines += [f"## {heading}", "", unit.summary, ""]
         options = {k: v for k, v in unit.answers.items() if k not in _PROJECT_ANSWERS}
         if options:
             listed = ", ".join(f"`{k}={v}`" for k, v in sorted(options.items()))
