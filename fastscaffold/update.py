@@ -324,27 +324,26 @@ class CheckReport:
         return not (self.behind or self.markers or self.rejects)
 
 
-_SKIPPED_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", RECORD_DIR}
-
-
 def check_project(root: Path) -> CheckReport:
-    """Report whether the project is behind the installed templates or has unresolved merges."""
+    """Report whether the project is behind the installed templates or has unresolved merges.
+
+    Only files fastscaffold tracks can hold markers or ``.rej`` siblings from
+    an update, so only those are read: a large data folder costs nothing.
+    """
     result = update_project(root, dry_run=True)
     behind = {path: outcome.value for path, outcome in result.outcomes.items()}
     for change in result.plan.writes:
         if not change.path.startswith(f"{RECORD_DIR}/") and change.path not in behind:
             behind[change.path] = change.action.value
     markers, rejects = [], []
-    for path in sorted(root.rglob("*")):
-        rel = path.relative_to(root)
-        if _SKIPPED_DIRS & set(rel.parts) or not path.is_file():
-            continue
-        if path.suffix == ".rej":
-            rejects.append(rel.as_posix())
-        elif path.stat().st_size < 2_000_000 and has_conflict_markers(
-            path.read_text(encoding="utf-8", errors="replace")
+    for path in sorted(read_record(root).files):
+        target = root / PurePosixPath(path)
+        if target.is_file() and has_conflict_markers(
+            target.read_text(encoding="utf-8", errors="replace")
         ):
-            markers.append(rel.as_posix())
+            markers.append(path)
+        if (root / PurePosixPath(f"{path}.rej")).is_file():
+            rejects.append(f"{path}.rej")
     return CheckReport(
         behind=dict(sorted(behind.items())), markers=tuple(markers), rejects=tuple(rejects)
     )
