@@ -23,24 +23,23 @@ from fastscaffold.draft import Draft
 from fastscaffold.errors import EditedFilesError, InvalidAnswerError, PatternError, TemplateError
 from fastscaffold.plan import Plan, apply_plan, read_tree
 from fastscaffold.project import PYPROJECT, load_project
-from fastscaffold.record import Record, Unit, read_record
+from fastscaffold.record import Unit, read_record
 from fastscaffold.render import render_pattern
 from fastscaffold.wiring import (
+    DEPENDENCY_TABLES,
     ENV_EXAMPLE,
     PATTERNS_DOC,
     README,
     WIRING_MODULE,
     add_dependencies,
     project_answers,
-    remove_dependencies,
+    release_dependencies,
     render_patterns_doc,
     render_wiring,
     wiring_from_record,
 )
 
 README_SECTION = "README.section.md"
-
-_TABLES = ("dependencies", "dev_dependencies")
 
 
 @dataclass(frozen=True)
@@ -209,7 +208,9 @@ def add_patterns(
         manifest = pattern.manifest
         options = manifest.resolve_options(given.get(pattern.name, {}))
         wiring = manifest.wiring.model_dump(mode="json")
-        pyproject, added = add_dependencies(pyproject, {t: wiring[t] for t in _TABLES if wiring[t]})
+        pyproject, added = add_dependencies(
+            pyproject, {t: wiring[t] for t in DEPENDENCY_TABLES if wiring[t]}
+        )
         deps_changed = deps_changed or bool(added)
         draft.record.units[pattern.name] = Unit(
             template=pattern.name,
@@ -315,7 +316,7 @@ def remove_patterns(
         unit = draft.record.units.pop(name)
         for path in record.files_of(name):
             draft.drop_file(path, tool_owned=False)
-        pyproject, changed = _release_dependencies(draft.record, unit, pyproject)
+        pyproject, changed = release_dependencies(draft.record, unit, pyproject)
         deps_changed = deps_changed or changed
         env.remove(name)
         readme.remove(name)
@@ -335,39 +336,6 @@ def remove_patterns(
         pyproject=pyproject,
         managed=(env, readme),
     )
-
-
-def _release_dependencies(record: Record, unit: Unit, pyproject: str) -> tuple[str, bool]:
-    """Drop the requirements ``unit`` added that no remaining pattern lists.
-
-    A requirement another applied pattern also lists stays, and that pattern
-    becomes the one that added it, so removing it later takes it out.
-    """
-    from packaging.requirements import Requirement
-    from packaging.utils import canonicalize_name
-
-    unwanted: dict[str, list[str]] = {}
-    for table in _TABLES:
-        for requirement in unit.added.get(table, []):
-            name = canonicalize_name(Requirement(requirement).name)
-            heir = next(
-                (
-                    other
-                    for other in record.units.values()
-                    if any(
-                        canonicalize_name(Requirement(r).name) == name
-                        for r in other.wiring.get(table, [])
-                    )
-                ),
-                None,
-            )
-            if heir is None:
-                unwanted.setdefault(table, []).append(requirement)
-            else:
-                heir.added.setdefault(table, []).append(requirement)
-    if not unwanted:
-        return pyproject, False
-    return remove_dependencies(pyproject, unwanted), True
 
 
 def _finish(

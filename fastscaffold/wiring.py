@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastscaffold.errors import TemplateError
-from fastscaffold.record import Record
+from fastscaffold.record import Record, Unit
 from fastscaffold.templates import wiring_template
 
 WIRING_MODULE = "_fastscaffold.py"
@@ -27,6 +27,7 @@ PATTERNS_DOC = "PATTERNS.md"
 ENV_EXAMPLE = ".env.example"
 README = "README.md"
 DEV_EXTRA = "dev"
+DEPENDENCY_TABLES = ("dependencies", "dev_dependencies")
 _LINE_LENGTH = 100
 
 
@@ -252,3 +253,36 @@ def remove_dependencies(text: str, unwanted: Mapping[str, Sequence[str]]) -> str
                     del array[index]
                     break
     return tomlkit.dumps(document)
+
+
+def release_dependencies(record: Record, unit: Unit, pyproject: str) -> tuple[str, bool]:
+    """Drop the requirements ``unit`` added that no remaining pattern lists.
+
+    A requirement another applied pattern also lists stays, and that pattern
+    becomes the one that added it, so removing it later takes it out.
+    """
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    unwanted: dict[str, list[str]] = {}
+    for table in DEPENDENCY_TABLES:
+        for requirement in unit.added.get(table, []):
+            name = canonicalize_name(Requirement(requirement).name)
+            heir = next(
+                (
+                    other
+                    for other in record.units.values()
+                    if any(
+                        canonicalize_name(Requirement(r).name) == name
+                        for r in other.wiring.get(table, [])
+                    )
+                ),
+                None,
+            )
+            if heir is None:
+                unwanted.setdefault(table, []).append(requirement)
+            else:
+                heir.added.setdefault(table, []).append(requirement)
+    if not unwanted:
+        return pyproject, False
+    return remove_dependencies(pyproject, unwanted), True
