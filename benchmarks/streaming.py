@@ -16,8 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,7 @@ import httpx2
 
 from benchmarks.harness import Figure, machine_details, render_table, scaled
 from fastscaffold.creation import NewOptions, new_project
+from tests.services import peak_rss_bytes, serve_uvicorn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
@@ -46,52 +45,11 @@ class Run:
     peak_rss: int
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _peak_rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 @contextlib.contextmanager
 def _serve(app: str, cwd: Path, env: Mapping[str, str]) -> Iterator[tuple[str, int]]:
     """Serve `app` (an import string) with uvicorn; yield its base URL and pid."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with contextlib.suppress(httpx2.HTTPError):
-                if httpx2.get(f"{url}/health", timeout=5).status_code == 200:
-                    break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"{app} did not start")
-            time.sleep(0.1)
-        yield url, process.pid
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with serve_uvicorn(app, cwd, env=env, extra_args=("--log-level", "warning")) as served:
+        yield served.url, served.process.pid
 
 
 def _download(url: str) -> tuple[int, float, float]:
@@ -115,7 +73,7 @@ def _measure(app: str, cwd: Path, env: Mapping[str, str], expected_rows: int) ->
         lines, first_byte, total = _download(f"{url}/exports/items.csv")
         if lines - 1 != expected_rows:
             raise RuntimeError(f"{app} sent {lines - 1} rows, not {expected_rows}")
-        return Run(lines - 1, first_byte, total, _peak_rss(pid))
+        return Run(lines - 1, first_byte, total, peak_rss_bytes(pid))
 
 
 def run(quick: bool) -> list[Figure]:

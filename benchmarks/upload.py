@@ -20,21 +20,18 @@ import argparse
 import contextlib
 import http.client
 import itertools
-import os
 import select
-import signal
 import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.harness import Figure, machine_details, render_table, scaled
 from fastscaffold.creation import NewOptions, new_project
+from tests.services import peak_rss_bytes, serve_uvicorn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MB = 1000 * 1000
@@ -55,53 +52,11 @@ class Run:
     peak_rss: int
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def _peak_rss(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) * 1024
-    return 0
-
-
 @contextlib.contextmanager
 def _serve(app: str, cwd: Path, env: Mapping[str, str]) -> Iterator[tuple[int, int]]:
     """Serve `app` (an import string) with uvicorn; yield its port and pid."""
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with (
-                contextlib.suppress(OSError),
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5),
-            ):
-                break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"{app} did not start")
-            time.sleep(0.1)
-        yield port, process.pid
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+    with serve_uvicorn(app, cwd, env=env, extra_args=("--log-level", "warning")) as served:
+        yield served.port, served.process.pid
 
 
 def _pdf(size: int) -> Iterator[bytes]:
@@ -171,7 +126,7 @@ def _measure(app: str, cwd: Path, env: Mapping[str, str], size: int, *, chunked:
         with _serve(app, cwd, env) as (port, pid):
             _upload(port, 64 * 1024, chunked=False)
             status, sent, seconds = _upload(port, size, chunked=chunked)
-            return Run(status, sent, seconds, _peak_rss(pid))
+            return Run(status, sent, seconds, peak_rss_bytes(pid))
     finally:
         for stored in folder.glob("*"):
             stored.unlink()

@@ -39,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.harness import Figure, machine_details, render_table, scaled
+from tests.helpers import free_port
+from tests.services import peak_rss_bytes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -53,23 +55,17 @@ class Server:
 
     def peak_rss_mb(self) -> float:
         """Return the server's peak resident memory, in MB."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024 / 1e6
-        return 0.0
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        return peak_rss_bytes(self.process.pid) / 1e6
 
 
 @contextlib.contextmanager
 def serve(entrypoint: str, cwd: Path, env: Mapping[str, str]) -> Iterator[Server]:
-    """Serve ``entrypoint`` with one uvicorn worker until the block ends."""
-    port = _free_port()
+    """Serve ``entrypoint`` with one uvicorn worker until the block ends.
+
+    Unlike tests.services.serve_uvicorn it kills the server outright: a
+    graceful shutdown would wait on the stalled client this benchmark keeps.
+    """
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", entrypoint, "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],

@@ -129,13 +129,16 @@ class ServedApp:
 
     def peak_rss_bytes(self) -> int:
         """Return the largest peak resident memory (VmHWM) among the server's processes."""
-        peak = 0
-        for pid in self.pids():
-            with contextlib.suppress(OSError):
-                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                    if line.startswith("VmHWM:"):
-                        peak = max(peak, int(line.split()[1]) * 1024)
-        return peak
+        return max(peak_rss_bytes(pid) for pid in self.pids())
+
+
+def peak_rss_bytes(pid: int) -> int:
+    """Return a process's peak resident memory (VmHWM) in bytes, 0 when it is gone."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 @contextlib.contextmanager
@@ -159,12 +162,33 @@ def serve_app(
     from fastscaffold.project import load_project
 
     entrypoint = load_project(project).entrypoint
+    with serve_uvicorn(
+        entrypoint, project, env=env, workers=workers, extra_args=extra_args, timeout=timeout
+    ) as served:
+        yield served
+
+
+@contextlib.contextmanager
+def serve_uvicorn(
+    entrypoint: str,
+    cwd: Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    workers: int = 1,
+    extra_args: tuple[str, ...] = (),
+    timeout: float = 60,
+) -> Iterator[ServedApp]:
+    """Serve any ASGI app (``module:attr``, imported from ``cwd``) like :func:`serve_app`.
+
+    The benchmarks serve their naive reference apps with it too, so both
+    sides of a comparison start, run and stop the same way.
+    """
     port = free_port()
     argv = [sys.executable, "-m", "uvicorn", entrypoint, "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers), *extra_args]  # fmt: skip
     process = subprocess.Popen(
         argv,
-        cwd=project,
+        cwd=cwd,
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
