@@ -2,10 +2,13 @@
 
 Run: python -m benchmarks [--quick] [--output FILE] [--only NAME ...]
 
-Each benchmark generates the project it measures with fastscaffold (the
-pattern it is about, its requirements included), serves it with real
-uvicorn processes on loopback, and serves a naive reference app the same
-way in the same run; every process and file it starts is cleaned up.
+It generates one project with every pattern (`fastscaffold new --all
+--venv`: its own virtualenv, the project installed with its dev extra);
+each benchmark serves that project with real uvicorn processes on
+loopback, and a naive reference app the same way in the same run. Every
+process and file it starts is cleaned up. (A benchmark run alone, as
+``python -m benchmarks.<name>``, generates a project with just its
+pattern and runs it with this interpreter.)
 ``--quick`` runs a reduced set (a few minutes); FASTSCAFFOLD_BENCH_SCALE
 shrinks every size further (the harness test uses it).
 """
@@ -13,13 +16,18 @@ shrinks every size further (the harness test uses it).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import os
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.harness import machine_details, render_table
+from benchmarks.harness import PROJECT_VARIABLE, machine_details, render_table
 
 BENCHMARKS = {
     "cli_startup": "Command line",
@@ -29,6 +37,15 @@ BENCHMARKS = {
     "streaming": "Streaming exports",
 }
 PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "redis", "taskiq", "fastscaffold")
+
+
+@contextlib.contextmanager
+def installed_project() -> Iterator[Path]:
+    """Generate the all-patterns project with its own installed virtualenv, for the block."""
+    with tempfile.TemporaryDirectory(prefix="bench-project-") as tmp:
+        argv = [sys.executable, "-m", "fastscaffold", "new", "bench-all", "--all", "--no-input"]
+        subprocess.run([*argv, "--venv", "--dir", tmp], check=True, stdout=subprocess.DEVNULL)
+        yield Path(tmp) / "bench-all"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,14 +67,22 @@ def main(argv: list[str] | None = None) -> int:
         "reference's (below 1: worse).",
         "",
     ]
-    for name, title in BENCHMARKS.items():
-        if args.only and name not in args.only:
-            continue
-        module = importlib.import_module(f"benchmarks.{name}")
-        section_started = time.monotonic()
-        figures = module.run(args.quick)
-        lines.append(render_table(f"{title} ({time.monotonic() - section_started:.0f} s)", figures))
-        print(lines[-1], flush=True)
+    with installed_project() as project:
+        os.environ[PROJECT_VARIABLE] = str(project)
+        setup = time.monotonic() - started
+        lines.append(
+            "Every benchmark served one project with all patterns, installed in its own "
+            f"virtualenv ({setup:.0f} s to generate and install).\n"
+        )
+        for name, title in BENCHMARKS.items():
+            if args.only and name not in args.only:
+                continue
+            module = importlib.import_module(f"benchmarks.{name}")
+            section_started = time.monotonic()
+            figures = module.run(args.quick)
+            elapsed = time.monotonic() - section_started
+            lines.append(render_table(f"{title} ({elapsed:.0f} s)", figures))
+            print(lines[-1], flush=True)
     lines.append(f"Total time: {time.monotonic() - started:.0f} s.\n")
     report = "\n".join(lines)
     if args.output is not None:

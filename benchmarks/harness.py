@@ -8,13 +8,65 @@ benchmarks`` runs them all; ``python -m benchmarks.<name>`` runs one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
-from collections.abc import Sequence
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 
 SCALE_VARIABLE = "FASTSCAFFOLD_BENCH_SCALE"
+PROJECT_VARIABLE = "FASTSCAFFOLD_BENCH_PROJECT"
+
+
+@dataclass(frozen=True)
+class BenchProject:
+    """The generated project a benchmark serves.
+
+    Attributes:
+        root: Its folder.
+        package: Its Python package (for ``python -m <package> ...`` commands).
+        entrypoint: Its ASGI app, ``module:attr``.
+        python: The interpreter to run it with (its own .venv when it has one).
+    """
+
+    root: Path
+    package: str
+    entrypoint: str
+    python: str
+
+
+@contextlib.contextmanager
+def bench_project(pattern: str) -> Iterator[BenchProject]:
+    """Yield the project to measure ``pattern`` in.
+
+    ``python -m benchmarks`` generates one project with every pattern,
+    installs it into its own virtualenv, and names it in
+    FASTSCAFFOLD_BENCH_PROJECT; a benchmark run on its own generates a
+    project with just ``pattern`` and runs it with this interpreter.
+    """
+    from fastscaffold.creation import NewOptions, new_project
+    from fastscaffold.project import load_project
+
+    with contextlib.ExitStack() as stack:
+        shared = os.environ.get(PROJECT_VARIABLE)
+        if shared:
+            root = Path(shared)
+        else:
+            parent = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
+            options = NewOptions(name=f"{pattern}-bench", parent=parent, patterns=(pattern,))
+            root = new_project(options).destination
+        project = load_project(root)
+        venv = project.venv_python
+        yield BenchProject(
+            root=root,
+            package=project.package,
+            entrypoint=project.entrypoint,
+            python=str(venv) if venv.exists() else sys.executable,
+        )
 
 
 def scaled(amount: int) -> int:

@@ -27,8 +27,7 @@ from pathlib import Path
 
 import httpx2
 
-from benchmarks.harness import Figure, machine_details, render_table, scaled
-from fastscaffold.creation import NewOptions, new_project
+from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
 from tests.services import peak_rss_bytes, serve_uvicorn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -46,9 +45,10 @@ class Run:
 
 
 @contextlib.contextmanager
-def _serve(app: str, cwd: Path, env: Mapping[str, str]) -> Iterator[tuple[str, int]]:
+def _serve(app: str, cwd: Path, env: Mapping[str, str], python: str) -> Iterator[tuple[str, int]]:
     """Serve `app` (an import string) with uvicorn; yield its base URL and pid."""
-    with serve_uvicorn(app, cwd, env=env, extra_args=("--log-level", "warning")) as served:
+    args = ("--log-level", "warning")
+    with serve_uvicorn(app, cwd, env=env, extra_args=args, python=python) as served:
         yield served.url, served.process.pid
 
 
@@ -66,9 +66,11 @@ def _download(url: str) -> tuple[int, float, float]:
     return lines, first_byte, time.perf_counter() - started
 
 
-def _measure(app: str, cwd: Path, env: Mapping[str, str], expected_rows: int) -> Run:
+def _measure(
+    app: str, cwd: Path, env: Mapping[str, str], expected_rows: int, python: str = sys.executable
+) -> Run:
     """Serve `app` afresh, download the export once, and read the server's peak memory."""
-    with _serve(app, cwd, env) as (url, pid):
+    with _serve(app, cwd, env, python) as (url, pid):
         _download(f"{url}/exports/items.csv?limit=10" if "naive" not in app else f"{url}/health")
         lines, first_byte, total = _download(f"{url}/exports/items.csv")
         if lines - 1 != expected_rows:
@@ -80,15 +82,15 @@ def run(quick: bool) -> list[Figure]:
     """Measure both apps and return the figures (medians of 3 runs, 1 with `quick`)."""
     rows = scaled(100_000 if quick else 1_000_000)
     repeats = 1 if quick else 3
-    with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
-        project = new_project(
-            NewOptions(name="stream-bench", parent=Path(tmp), patterns=("streaming",))
-        ).destination
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp,
+        bench_project("streaming") as bench,
+    ):
         database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'app.db'}"
         env = {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
         subprocess.run(
-            [sys.executable, "-m", "stream_bench", "seed-items", "--rows", str(rows)],
-            cwd=project,
+            [bench.python, "-m", bench.package, "seed-items", "--rows", str(rows)],
+            cwd=bench.root,
             env={**os.environ, **env},
             check=True,
             stdout=subprocess.DEVNULL,
@@ -96,7 +98,7 @@ def run(quick: bool) -> list[Figure]:
         ours: list[Run] = []
         naive: list[Run] = []
         for _ in range(repeats):  # interleaved, so machine noise hits both alike
-            ours.append(_measure("stream_bench.main:app", project, env, rows))
+            ours.append(_measure(bench.entrypoint, bench.root, env, rows, bench.python))
             naive.append(_measure("benchmarks.naive_streaming_app:app", REPO_ROOT, env, rows))
 
     def median(runs: list[Run], value: str) -> float:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import httpx2
 
-from benchmarks.harness import Figure, machine_details, render_table, scaled
+from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -71,8 +71,8 @@ def _serve(argv: list[str], cwd: Path, env: Mapping[str, str], port: int) -> Ite
                 process.wait()
 
 
-def _uvicorn(app: str, port: int) -> list[str]:
-    return [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+def _uvicorn(app: str, port: int, python: str = sys.executable) -> list[str]:
+    return [python, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
             "--log-level", "warning"]  # fmt: skip
 
 
@@ -116,23 +116,18 @@ async def _measure(base: str, jobs: int, reads: int) -> Run:
     )
 
 
-def _project(parent: Path) -> Path:
-    from fastscaffold.creation import NewOptions, new_project
-
-    return new_project(
-        NewOptions(name="tasks-bench", parent=parent, patterns=("tasks",))
-    ).destination
-
-
 def run(quick: bool) -> list[Figure]:
     """Measure both engines and the naive reference; return the figures."""
     from tests.helpers import free_port
     from tests.services import RedisServer
 
     jobs, reads = (scaled(200), scaled(200)) if quick else (scaled(2000), scaled(1000))
-    with tempfile.TemporaryDirectory(prefix="bench-tasks-") as folder:
-        tmp = Path(folder)
-        project = _project(tmp)
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-tasks-") as folder,
+        bench_project("tasks") as bench,
+    ):
+        tmp, project = Path(folder), bench.root
+        app = (bench.entrypoint, bench.python)
         base_env = {"REDIS_URL": "", "TASKS_POLL_SECONDS": "0.05", "LOG_LEVEL": "WARNING"}
 
         port = free_port()
@@ -141,7 +136,7 @@ def run(quick: bool) -> list[Figure]:
 
         port = free_port()
         env = {**base_env, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'embedded.db'}"}
-        with _serve(_uvicorn("tasks_bench.main:app", port), project, env, port) as url:
+        with _serve(_uvicorn(app[0], port, app[1]), project, env, port) as url:
             embedded = asyncio.run(_measure(url, jobs, reads))
 
         redis = RedisServer(folder=tmp)
@@ -152,11 +147,11 @@ def run(quick: bool) -> list[Figure]:
                 "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'taskiq.db'}",
                 "REDIS_URL": redis.url,
             }
-            worker = [sys.executable, "-m", "tasks_bench", "worker"]
+            worker = [bench.python, "-m", bench.package, "worker"]
             port = free_port()
             with (
                 _serve(worker, project, env, 0),
-                _serve(_uvicorn("tasks_bench.main:app", port), project, env, port) as url,
+                _serve(_uvicorn(app[0], port, app[1]), project, env, port) as url,
             ):
                 taskiq = asyncio.run(_measure(url, jobs, reads))
         finally:

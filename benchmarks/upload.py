@@ -29,8 +29,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.harness import Figure, machine_details, render_table, scaled
-from fastscaffold.creation import NewOptions, new_project
+from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
 from tests.services import peak_rss_bytes, serve_uvicorn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +37,6 @@ MB = 1000 * 1000
 MiB = 1024 * 1024
 CHUNK = 256 * 1024
 BOUNDARY = "benchmark-upload-boundary"
-OURS = "upload_bench.main:app"
 NAIVE = "benchmarks.naive_upload_app:app"
 
 
@@ -53,9 +51,10 @@ class Run:
 
 
 @contextlib.contextmanager
-def _serve(app: str, cwd: Path, env: Mapping[str, str]) -> Iterator[tuple[int, int]]:
+def _serve(app: str, cwd: Path, env: Mapping[str, str], python: str) -> Iterator[tuple[int, int]]:
     """Serve `app` (an import string) with uvicorn; yield its port and pid."""
-    with serve_uvicorn(app, cwd, env=env, extra_args=("--log-level", "warning")) as served:
+    args = ("--log-level", "warning")
+    with serve_uvicorn(app, cwd, env=env, extra_args=args, python=python) as served:
         yield served.port, served.process.pid
 
 
@@ -119,11 +118,19 @@ def _upload(port: int, size: int, *, chunked: bool) -> tuple[int, int, float]:
         return response.status, sent, time.perf_counter() - started
 
 
-def _measure(app: str, cwd: Path, env: Mapping[str, str], size: int, *, chunked: bool) -> Run:
+def _measure(
+    app: str,
+    cwd: Path,
+    env: Mapping[str, str],
+    size: int,
+    *,
+    chunked: bool,
+    python: str = sys.executable,
+) -> Run:
     """Serve `app` afresh, warm it up with a small upload, upload once, read its peak memory."""
     folder = Path(env["UPLOAD_DIR"])
     try:
-        with _serve(app, cwd, env) as (port, pid):
+        with _serve(app, cwd, env, python) as (port, pid):
             _upload(port, 64 * 1024, chunked=False)
             status, sent, seconds = _upload(port, size, chunked=chunked)
             return Run(status, sent, seconds, peak_rss_bytes(pid))
@@ -138,19 +145,20 @@ def run(quick: bool) -> list[Figure]:
         scaled(size) for size in ([10 * MB, 200 * MB] if quick else [10 * MB, 200 * MB, 1000 * MB])
     ]
     figures: list[Figure] = []
-    with tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp:
-        project = new_project(
-            NewOptions(name="upload-bench", parent=Path(tmp), patterns=("upload",))
-        ).destination
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp,
+        bench_project("upload") as bench,
+    ):
         env = {
             "DATABASE_URL": f"sqlite+aiosqlite:///{Path(tmp) / 'app.db'}",
             "UPLOAD_DIR": str(Path(tmp) / "uploads"),
             "LOG_LEVEL": "WARNING",
         }
+        ours_at = (bench.entrypoint, bench.root)
         limit = str(max(sizes) + MiB)
         raised = {**env, "UPLOAD_MAX_BYTES": limit, "NAIVE_MAX_BYTES": limit}
         for size in sizes:
-            ours = _measure(OURS, project, raised, size, chunked=False)
+            ours = _measure(*ours_at, raised, size, chunked=False, python=bench.python)
             naive = _measure(NAIVE, REPO_ROOT, raised, size, chunked=False)
             for name, result in (("generated", ours), ("naive", naive)):
                 if result.status != 201:
@@ -169,7 +177,7 @@ def run(quick: bool) -> list[Figure]:
                 ),
             ]
         default = {**env, "NAIVE_MAX_BYTES": str(5 * MiB)}
-        ours = _measure(OURS, project, default, 300 * MB, chunked=True)
+        ours = _measure(*ours_at, default, 300 * MB, chunked=True, python=bench.python)
         naive = _measure(NAIVE, REPO_ROOT, default, 300 * MB, chunked=True)
         figures.append(
             Figure(

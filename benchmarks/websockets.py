@@ -31,14 +31,13 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.harness import Figure, machine_details, render_table, scaled
+from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
 from tests.helpers import free_port
 from tests.services import peak_rss_bytes
 
@@ -59,7 +58,9 @@ class Server:
 
 
 @contextlib.contextmanager
-def serve(entrypoint: str, cwd: Path, env: Mapping[str, str]) -> Iterator[Server]:
+def serve(
+    entrypoint: str, cwd: Path, env: Mapping[str, str], python: str = sys.executable
+) -> Iterator[Server]:
     """Serve ``entrypoint`` with one uvicorn worker until the block ends.
 
     Unlike tests.services.serve_uvicorn it kills the server outright: a
@@ -67,7 +68,7 @@ def serve(entrypoint: str, cwd: Path, env: Mapping[str, str]) -> Iterator[Server
     """
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", entrypoint, "--host", "127.0.0.1", "--port", str(port),
+        [python, "-m", "uvicorn", entrypoint, "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning"],
         cwd=cwd,
         env={**os.environ, **env},
@@ -178,18 +179,14 @@ def measure(app: str, quick: bool) -> dict[str, float]:
     results: dict[str, float] = {}
     with contextlib.ExitStack() as stack:
         if app == "ours":
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ws-bench-")))
-            from fastscaffold.creation import NewOptions, new_project
-
-            project = new_project(
-                NewOptions(name="ws-bench", parent=tmp, patterns=("websockets",))
-            ).destination
-            entrypoint, cwd = "ws_bench.main:app", project
+            bench = stack.enter_context(bench_project("websockets"))
+            entrypoint, cwd, python = bench.entrypoint, bench.root, bench.python
         else:
             entrypoint, cwd = "benchmarks.naive_websockets_app:app", REPO_ROOT
+            python = sys.executable
         env = {"REDIS_URL": "", "WS_RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"}
         for name, (clients, size, stalled) in scenarios.items():
-            with serve(entrypoint, cwd, env) as server:
+            with serve(entrypoint, cwd, env, python) as server:
                 rate, growth = asyncio.run(_scenario(server, clients, messages, size, stalled, cap))
                 results[f"deliveries/s, {name}"] = rate
                 results[f"peak memory, {name}"] = server.peak_rss_mb()

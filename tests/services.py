@@ -177,14 +177,16 @@ def serve_uvicorn(
     workers: int = 1,
     extra_args: tuple[str, ...] = (),
     timeout: float = 60,
+    python: str = sys.executable,
 ) -> Iterator[ServedApp]:
     """Serve any ASGI app (``module:attr``, imported from ``cwd``) like :func:`serve_app`.
 
     The benchmarks serve their naive reference apps with it too, so both
-    sides of a comparison start, run and stop the same way.
+    sides of a comparison start, run and stop the same way; ``python`` is
+    the interpreter (a generated project's own .venv in the benchmarks).
     """
     port = free_port()
-    argv = [sys.executable, "-m", "uvicorn", entrypoint, "--host", "127.0.0.1",
+    argv = [python, "-m", "uvicorn", entrypoint, "--host", "127.0.0.1",
             "--port", str(port), "--workers", str(workers), *extra_args]  # fmt: skip
     process = subprocess.Popen(
         argv,

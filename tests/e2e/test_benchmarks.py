@@ -29,6 +29,7 @@ def test_the_harness_runs_every_benchmark_and_writes_the_report(tmp_path: Path) 
         assert f"### {title}" in text
     assert "| figure | fastscaffold | naive reference | better by |" in text
     assert "Machine:" in text and "CPU(s)" in text
+    assert "one project with all patterns, installed in its own virtualenv" in text
     # Every process it started is gone: nothing listens on behalf of a benchmark.
     leftovers = subprocess.run(
         ["pgrep", "-f", "naive_.*_app|bench-"], capture_output=True, text=True
