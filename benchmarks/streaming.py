@@ -14,21 +14,20 @@ to the first byte of the body, and the server's peak resident memory (VmHWM).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
 
 from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
-from tests.services import peak_rss_bytes, serve_uvicorn
+from tests.services import QUIET, peak_rss_bytes, serve_uvicorn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
@@ -42,14 +41,6 @@ class Run:
     first_byte: float
     total: float
     peak_rss: int
-
-
-@contextlib.contextmanager
-def _serve(app: str, cwd: Path, env: Mapping[str, str], python: str) -> Iterator[tuple[str, int]]:
-    """Serve `app` (an import string) with uvicorn; yield its base URL and pid."""
-    args = ("--log-level", "warning")
-    with serve_uvicorn(app, cwd, env=env, extra_args=args, python=python) as served:
-        yield served.url, served.process.pid
 
 
 def _download(url: str) -> tuple[int, float, float]:
@@ -70,7 +61,8 @@ def _measure(
     app: str, cwd: Path, env: Mapping[str, str], expected_rows: int, python: str = sys.executable
 ) -> Run:
     """Serve `app` afresh, download the export once, and read the server's peak memory."""
-    with _serve(app, cwd, env, python) as (url, pid):
+    with serve_uvicorn(app, cwd, env=env, extra_args=QUIET, python=python) as served:
+        url, pid = served.url, served.process.pid
         _download(f"{url}/exports/items.csv?limit=10" if "naive" not in app else f"{url}/health")
         lines, first_byte, total = _download(f"{url}/exports/items.csv")
         if lines - 1 != expected_rows:

@@ -17,7 +17,6 @@ the default 5 MiB limit and counts what the client got to send before the 413.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import itertools
 import select
@@ -30,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
-from tests.services import peak_rss_bytes, serve_uvicorn
+from tests.services import QUIET, peak_rss_bytes, serve_uvicorn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MB = 1000 * 1000
@@ -48,14 +47,6 @@ class Run:
     sent: int
     seconds: float
     peak_rss: int
-
-
-@contextlib.contextmanager
-def _serve(app: str, cwd: Path, env: Mapping[str, str], python: str) -> Iterator[tuple[int, int]]:
-    """Serve `app` (an import string) with uvicorn; yield its port and pid."""
-    args = ("--log-level", "warning")
-    with serve_uvicorn(app, cwd, env=env, extra_args=args, python=python) as served:
-        yield served.port, served.process.pid
 
 
 def _pdf(size: int) -> Iterator[bytes]:
@@ -130,7 +121,8 @@ def _measure(
     """Serve `app` afresh, warm it up with a small upload, upload once, read its peak memory."""
     folder = Path(env["UPLOAD_DIR"])
     try:
-        with _serve(app, cwd, env, python) as (port, pid):
+        with serve_uvicorn(app, cwd, env=env, extra_args=QUIET, python=python) as served:
+            port, pid = served.port, served.process.pid
             _upload(port, 64 * 1024, chunked=False)
             status, sent, seconds = _upload(port, size, chunked=chunked)
             return Run(status, sent, seconds, peak_rss_bytes(pid))

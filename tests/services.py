@@ -168,6 +168,10 @@ def serve_app(
         yield served
 
 
+# uvicorn arguments for servers whose logs nobody reads (the benchmarks').
+QUIET = ("--log-level", "warning")
+
+
 @contextlib.contextmanager
 def serve_uvicorn(
     entrypoint: str,
