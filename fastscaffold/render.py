@@ -1,95 +1,139 @@
-"""Rendering templates into a staging folder (copier for projects, Jinja for wiring)."""
+"""Rendering templates: copier asks the questions, one Jinja renderer writes every file.
+
+The base project's questions (``templates/project/copier.yml``) are asked by
+copier, which prompts, applies defaults and runs the validators. Every file
+(the base project's and each pattern's) is then rendered by
+:func:`render_tree`, in memory, with the settings copier would use
+(``StrictUndefined``, the ``.jinja`` suffix, names rendered as templates), so
+``new``, ``add``, ``update`` and ``check`` share one code path and none of
+them pays for copier's machinery on every call. A test renders every shipped
+template both ways and compares the trees.
+"""
 
 from __future__ import annotations
 
 import shutil
+import stat
 import tempfile
 import warnings
 from collections.abc import Mapping
-from pathlib import Path
-from typing import Any
+from functools import cache
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
 
+from fastscaffold.artefacts import EXCLUDE_GLOBS, is_artefact
 from fastscaffold.errors import InvalidAnswerError, TemplateError
+from fastscaffold.plan import StagedFile
+
+if TYPE_CHECKING:
+    import jinja2
+
+TEMPLATE_SUFFIX = ".jinja"
 
 
-def render_copier_template(
-    template: Path, destination: Path, data: Mapping[str, Any], *, interactive: bool
-) -> dict[str, Any]:
-    """Render a copier template into ``destination`` and return its answers.
+@cache
+def _environment() -> jinja2.Environment:
+    import jinja2
 
-    Args:
-        template: The copier template folder.
-        destination: An empty staging folder to render into.
-        data: Answers given up front; copier asks for none of these.
-        interactive: Whether copier may ask the remaining questions on the
-            terminal; when False every other question takes its default.
+    return jinja2.Environment(
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
 
-    Returns:
-        Every question's final answer (given, typed in, or default).
+
+def render_string(source: str, data: Mapping[str, Any], *, origin: str) -> str:
+    """Render one Jinja template string.
 
     Raises:
-        InvalidAnswerError: An answer failed the template's validation.
-        TemplateError: The template itself could not be rendered.
+        TemplateError: The template uses an undefined name or is not valid Jinja;
+            the message names ``origin``.
     """
-    import copier  # Heavy: imported only by the commands that render.
     import jinja2
 
     try:
-        with warnings.catch_warnings():
-            # Copier warns about things that do not concern our users (e.g. a
-            # template without a version tag); our own record carries versions.
-            warnings.simplefilter("ignore")
-            worker = copier.run_copy(
-                str(template),
-                destination,
-                data=dict(data),
-                defaults=not interactive,
-                quiet=True,
-                overwrite=True,
-                cleanup_on_error=False,
-                unsafe=False,
-                skip_tasks=True,
-            )
-    except ValueError as exc:
-        # Copier reports answers that fail a validator or a choice list this way.
-        raise InvalidAnswerError(
-            str(exc), "Check the value given on the command line or at the prompt."
-        ) from None
-    except (copier.errors.CopierError, jinja2.TemplateError) as exc:
-        raise TemplateError(f"Rendering {template.name} failed: {exc}") from exc
-    combined = worker.answers.combined
-    return {name: combined[name] for name in worker.template.questions_data}
+        return _environment().from_string(source).render(**data)
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"Rendering {origin} failed: {exc}") from exc
 
 
-# The copier settings every pattern is rendered with: the same as the base
-# project's (StrictUndefined, .jinja suffix, files/ as the template body).
-_PATTERN_COPIER_YML = """\
-_subdirectory: files
-_templates_suffix: .jinja
-_envops:
-  undefined: jinja2.StrictUndefined
-  keep_trailing_newline: true
-  trim_blocks: true
-  lstrip_blocks: true
-"""
+def render_tree(folder: Path, data: Mapping[str, Any]) -> dict[str, StagedFile]:
+    """Render every file below ``folder``, keyed by its rendered relative POSIX path.
 
-
-def render_pattern(files_dir: Path, destination: Path, data: Mapping[str, Any]) -> None:
-    """Render a pattern's ``files/`` folder with copier into ``destination``.
-
-    The pattern's options are validated by its manifest (fastscaffold.manifest)
-    before this is called, so copier gets complete answers and asks nothing;
-    the copier template is assembled in a temporary folder from the shared
-    settings above and the pattern's files.
+    Path parts are templates (``{{ package_name }}/main.py``); files ending in
+    ``.jinja`` are rendered and lose the suffix; other files are copied as
+    they are. Parts that render empty skip the file, as copier does; build
+    artefacts (``__pycache__``, ``*.pyc``, editor droppings) are never
+    templates and are skipped.
 
     Raises:
-        TemplateError: The templates could not be rendered (e.g. an undefined name).
+        TemplateError: A template uses an undefined name or is invalid.
     """
-    with tempfile.TemporaryDirectory(prefix="fastscaffold-pattern-") as tmp:
-        template = Path(tmp)
-        (template / "copier.yml").write_text(_PATTERN_COPIER_YML, encoding="utf-8")
-        shutil.copytree(files_dir, template / "files")
+    files: dict[str, StagedFile] = {}
+    for path in sorted(folder.rglob("*")):
+        if not path.is_file() or path.is_symlink():
+            continue
+        rel = path.relative_to(folder).as_posix()
+        if is_artefact(rel):
+            continue
+        parts = [render_string(part, data, origin=f"{folder}/{rel}") for part in rel.split("/")]
+        if not all(parts):
+            continue
+        executable = bool(path.stat().st_mode & stat.S_IXUSR)
+        if parts[-1].endswith(TEMPLATE_SUFFIX):
+            parts[-1] = parts[-1][: -len(TEMPLATE_SUFFIX)]
+            text = render_string(path.read_text(encoding="utf-8"), data, origin=str(path))
+            content = text.encode("utf-8")
+        else:
+            content = path.read_bytes()
+        files[str(PurePosixPath(*parts))] = StagedFile(content, executable)
+    return files
+
+
+def ask_answers(template: Path, data: Mapping[str, Any], *, interactive: bool) -> dict[str, Any]:
+    """Ask the questions of a copier template (``copier.yml``) and return every answer.
+
+    Copier prompts for what ``data`` does not answer when ``interactive``
+    (otherwise every other question takes its default) and runs the
+    template's validators; it renders no files: the questionnaire is copied
+    beside an empty ``files/`` folder.
+
+    Raises:
+        InvalidAnswerError: An answer failed the template's validation.
+        TemplateError: The questionnaire itself is broken.
+    """
+    import copier  # Heavy: imported only by the commands that ask.
+    import jinja2
+
+    with tempfile.TemporaryDirectory(prefix="fastscaffold-questions-") as tmp:
+        questions = Path(tmp) / "template"
+        (questions / "files").mkdir(parents=True)
+        shutil.copy2(template / "copier.yml", questions / "copier.yml")
         try:
-            render_copier_template(template, destination, data, interactive=False)
-        except InvalidAnswerError as exc:  # pragma: no cover - answers are pre-validated
-            raise TemplateError(f"Rendering {files_dir.parent.name} failed: {exc}") from exc
+            with warnings.catch_warnings():
+                # Copier warns about things that do not concern our users (e.g. a
+                # template without a version tag); our own record carries versions.
+                warnings.simplefilter("ignore")
+                worker = copier.run_copy(
+                    str(questions),
+                    Path(tmp) / "out",
+                    data=dict(data),
+                    defaults=not interactive,
+                    quiet=True,
+                    overwrite=True,
+                    cleanup_on_error=False,
+                    unsafe=False,
+                    skip_tasks=True,
+                    exclude=list(EXCLUDE_GLOBS),
+                )
+        except ValueError as exc:
+            # Copier reports answers that fail a validator or a choice list this way.
+            raise InvalidAnswerError(
+                str(exc), "Check the value given on the command line or at the prompt."
+            ) from None
+        except (copier.errors.CopierError, jinja2.TemplateError) as exc:
+            raise TemplateError(f"Asking the questions of {template.name} failed: {exc}") from exc
+    combined = worker.answers.combined
+    return {name: combined[name] for name in worker.template.questions_data}

@@ -35,6 +35,11 @@ def project_template() -> Path:
     return templates_root() / "project"
 
 
+def project_files() -> Path:
+    """Return the folder of the base project's file templates (copier's ``_subdirectory``)."""
+    return project_template() / "files"
+
+
 def wiring_template() -> Path:
     """Return the Jinja template of the tool-owned wiring module."""
     return templates_root() / "wiring" / "_fastscaffold.py.jinja"
