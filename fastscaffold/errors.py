@@ -16,6 +16,10 @@ and keeps its traceback.
     - EnvironmentSetupError        creating the project's virtualenv failed
     - PatternError                 an unknown, conflicting or still-required pattern
     - EditedFilesError             add/remove would overwrite files the user edited
+    - UpdateConflictError          update --conflict fail met edits that overlap
+    - ProjectStateError            .fastscaffold/ is damaged, missing or inconsistent
+    - ProjectBehindError           a change needs the project updated to the templates first
+    - PatternDefinitionError       a pattern a team wrote (FASTSCAFFOLD_PATTERNS_PATH) is broken
   + TemplateError                  a shipped template is broken (a bug in fastscaffold)
 """
 
@@ -140,3 +144,37 @@ class EditedFilesError(UserError):
 
 class TemplateError(FastScaffoldError):
     """Raised when a shipped template is broken: a bug to report, not a user mistake."""
+
+
+class UpdateConflictError(UserError):
+    """Raised by ``update --conflict fail`` when edits overlap the templates' changes."""
+
+    def __init__(self, *, paths: Sequence[str]) -> None:
+        listed = "\n".join(f"  {p}" for p in paths)
+        super().__init__(
+            f"Your edits overlap the new templates in {len(paths)} file(s); "
+            f"nothing was written:\n{listed}",
+            "Run `fastscaffold update --dry-run` to see the merge, then update with "
+            "--conflict inline (markers) or --conflict rej (FILE.rej) and resolve them.",
+        )
+        self.paths = tuple(paths)
+
+
+class ProjectStateError(UserError):
+    """Raised when fastscaffold's record of a project is damaged, incomplete or inconsistent.
+
+    Nothing is written; the message names what is wrong and the hint how to
+    recover (restore ``.fastscaffold/`` from version control, or
+    ``fastscaffold check --repair``).
+    """
+
+
+class ProjectBehindError(UserError):
+    """Raised when a change cannot be applied until the project is updated to the templates."""
+
+
+class PatternDefinitionError(UserError):
+    """Raised when a pattern from ``FASTSCAFFOLD_PATTERNS_PATH`` is broken: its author can fix it.
+
+    The same problem in a pattern fastscaffold ships is a :class:`TemplateError`.
+    """

@@ -1,36 +1,54 @@
 """The record fastscaffold keeps inside every project it generates.
 
-It lives in ``.fastscaffold/`` (committed with the project) and answers three
-questions later commands need:
+It lives in ``.fastscaffold/`` (committed with the project) and holds the
+project's *state*, from which fastscaffold can render every file it owns:
 
 * which templates produced the project, at which version, with which answers
-  (one entry per *unit*: the base project now, each applied pattern later);
-* what fastscaffold last wrote to each file, as a SHA-256, so a file the user
-  edited is recognised and never overwritten silently;
-* the content it last wrote, under ``.fastscaffold/base/``, so that
-  ``update`` can three-way merge (base = what fastscaffold wrote, ours = the
-  file now, theirs = a newer template's output) without git and without the
-  old template version.
+  (one :class:`Unit` per template: the base project, each pattern and block),
+  with what each pattern plugs in (its wiring) and what commands recorded on
+  top of the templates (TOML overlays, e.g. an API version's lifecycle);
+* for every file, the SHA-256 of its *base*: what fastscaffold's templates
+  and state make of it, kept under ``.fastscaffold/base/``. A file whose
+  hash differs holds the user's edits; ``update`` three-way merges newer
+  templates into it against the base, without git or old templates;
+* the requirements the user listed before a pattern needed them, so that
+  removing the pattern leaves them alone.
 
 The JSON is written with sorted keys and no timestamps, so it is
-deterministic and diffs well.
+deterministic and diffs well. Records of fastscaffold 0.1 (schema 1) are
+read through fastscaffold.legacy.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastscaffold.errors import ProjectConfigError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+)
+
+from fastscaffold.errors import ProjectStateError
+from fastscaffold.manifest import Wiring
 
 RECORD_DIR = ".fastscaffold"
 RECORD_FILE = "record.json"
 BASE_DIR = "base"
-SCHEMA_VERSION = 1
+BASE_PREFIX = f"{RECORD_DIR}/{BASE_DIR}/"
+SCHEMA_VERSION = 2
+PROJECT_UNIT = "project"
+
+_RESTORE_HINT = "Restore .fastscaffold/ from version control (git checkout -- .fastscaffold)."
 
 _README = """\
 # .fastscaffold/
@@ -38,12 +56,15 @@ _README = """\
 fastscaffold's record of this project: commit this folder, do not edit it.
 
 - `record.json`: the fastscaffold version, the templates and answers that
-  generated the project (one unit per template or pattern), and the SHA-256
-  of every file as fastscaffold last wrote it.
-- `base/`: that content itself. `fastscaffold add`, `remove` and `update` use
-  it to tell your edits from fastscaffold's and to merge newer templates into
-  files you changed, without git.
+  generated the project (one unit per template or pattern), what commands
+  such as `fastscaffold api-version` recorded, and the SHA-256 of every
+  file's base.
+- `base/`: each file as fastscaffold's templates make it. `fastscaffold add`,
+  `remove` and `update` use it to tell your edits from fastscaffold's and to
+  merge newer templates into files you changed, without git.
 """
+
+Answer = StrictBool | StrictInt | StrictStr
 
 
 def sha256_of(content: bytes) -> str:
@@ -51,100 +72,150 @@ def sha256_of(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-@dataclass
-class Unit:
-    """One template applied to the project (the base project or a pattern).
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    A pattern's unit also keeps what it plugged in (its manifest's wiring, as
-    data), so the wiring can be regenerated from the record alone, and which
-    dependencies it really added (not those the project already had), so
-    ``remove`` takes out exactly those.
+
+class Unit(_Model):
+    """One template applied to the project: the base project, a pattern or a building block.
 
     Attributes:
         template: The template's name, e.g. ``project`` or ``websockets``.
-        version: The template version that rendered it (fastscaffold's version).
-        answers: The answers it was rendered with.
+        version: The template version that rendered it.
+        answers: The answers it was rendered with (a pattern's: its options).
         kind: ``project``, ``pattern`` or ``block``.
         summary: The pattern's one-line summary.
-        requires: The patterns it needs.
-        wiring: Its manifest's wiring (routers, lifespans, commands, settings, ...).
-        added: The requirements it inserted into pyproject.toml, by table
-            (``dependencies`` and ``dev_dependencies``).
+        requires: The patterns and blocks it needs.
+        wiring: What it plugs in (routers, lifespans, commands, dependencies,
+            settings), as its manifest said when it was applied or updated.
+        overlays: TOML a command recorded over a rendered file, by path: the
+            values are set on top of what the templates render (``api-version``
+            records each version's lifecycle in ``<package>/api/versions.toml``).
     """
 
-    template: str
-    version: str
-    answers: dict[str, Any]
-    kind: str = "project"
+    template: Annotated[str, Field(min_length=1)]
+    version: Annotated[str, Field(min_length=1)]
+    answers: dict[str, Answer] = {}
+    kind: Literal["project", "pattern", "block"] = "project"
     summary: str = ""
-    requires: list[str] = field(default_factory=list)
-    wiring: dict[str, Any] = field(default_factory=dict)
-    added: dict[str, list[str]] = field(default_factory=dict)
+    requires: list[str] = []
+    wiring: Wiring = Wiring()
+    overlays: dict[str, str] = {}
 
 
-@dataclass
-class FileEntry:
-    """What fastscaffold last wrote to one file.
+class FileEntry(_Model):
+    """One file fastscaffold owns a base of.
 
     Attributes:
-        sha256: Hex SHA-256 of the content written.
-        unit: The unit that owns the file.
+        sha256: Hex SHA-256 of the base copy.
+        unit: The unit the file belongs to.
+        origin: ``render`` when the templates produce it; ``copy`` when a
+            command copied it from the project (a cut API version): no
+            template renders it again, so its base only changes when the user
+            asks for it.
     """
 
-    sha256: str
-    unit: str
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+    unit: Annotated[str, Field(min_length=1)]
+    origin: Literal["render", "copy"] = "render"
 
 
-@dataclass
-class Record:
-    """The whole record of one project."""
+class Record(_Model):
+    """The whole state of one project.
+
+    Attributes:
+        generator_version: The fastscaffold version that wrote the record last.
+        units: The applied templates, by name.
+        files: The files fastscaffold owns a base of, by relative POSIX path.
+        user_requirements: Requirement names (canonical) the project listed
+            itself before a pattern needed them, by TOML array
+            (``project.dependencies``, ``project.optional-dependencies.dev``):
+            fastscaffold neither duplicates nor removes them.
+    """
 
     generator_version: str
-    units: dict[str, Unit] = field(default_factory=dict)
-    files: dict[str, FileEntry] = field(default_factory=dict)
+    units: dict[str, Unit] = {}
+    files: dict[str, FileEntry] = {}
+    user_requirements: dict[str, list[str]] = {}
+    _upgraded: bool = PrivateAttr(default=False)
+
+    @property
+    def upgraded(self) -> bool:
+        """Return whether the record was read from an older schema (its bases may be stale)."""
+        return self._upgraded
 
     def to_json(self) -> str:
         """Serialise deterministically (sorted keys, trailing newline)."""
         data = {
             "schema": SCHEMA_VERSION,
             "generator": {"name": "fastscaffold", "version": self.generator_version},
-            "units": {name: asdict(unit) for name, unit in self.units.items()},
-            "files": {path: {"sha256": e.sha256, "unit": e.unit} for path, e in self.files.items()},
+            "units": {
+                name: unit.model_dump(mode="json", exclude_defaults=True)
+                for name, unit in self.units.items()
+            },
+            "files": {
+                path: entry.model_dump(mode="json", exclude_defaults=True)
+                for path, entry in self.files.items()
+            },
+            "user_requirements": {k: sorted(v) for k, v in self.user_requirements.items() if v},
         }
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_json(cls, text: str, *, source: Path) -> Record:
-        """Parse a record written by :meth:`to_json`.
+        """Parse a record written by :meth:`to_json` (or by fastscaffold 0.1).
 
         Raises:
-            ProjectConfigError: The file is not a record this version understands.
+            ProjectStateError: The file is not JSON, is a record from a newer
+                fastscaffold, or has a field of the wrong type or shape (the
+                message names the field).
         """
         try:
             data = json.loads(text)
-            if data["schema"] != SCHEMA_VERSION:
-                raise ProjectConfigError(
-                    f"{source} uses record schema {data['schema']}; this fastscaffold "
-                    f"understands schema {SCHEMA_VERSION}.",
-                    "Upgrade fastscaffold: pip install -U fastscaffold",
-                )
-            return cls(
-                generator_version=data["generator"]["version"],
-                units={name: Unit(**u) for name, u in data["units"].items()},
-                files={path: FileEntry(**e) for path, e in data["files"].items()},
+        except ValueError as exc:
+            raise ProjectStateError(f"{source} is not valid JSON ({exc}).", _RESTORE_HINT) from None
+        if not isinstance(data, dict):
+            raise ProjectStateError(f"{source} is not a fastscaffold record.", _RESTORE_HINT)
+        schema = data.get("schema")
+        upgraded = schema == 1
+        if upgraded:
+            from fastscaffold.legacy import upgrade_schema_1
+
+            data = upgrade_schema_1(data, root=source.parent.parent)
+        elif schema != SCHEMA_VERSION:
+            raise ProjectStateError(
+                f"{source} uses record schema {schema!r}; this fastscaffold understands "
+                f"schema {SCHEMA_VERSION} (and 1).",
+                "Upgrade fastscaffold: pip install -U fastscaffold",
             )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ProjectConfigError(
-                f"{source} is not a valid fastscaffold record ({exc}).",
-                "Restore it from version control (git checkout -- .fastscaffold).",
-            ) from exc
+        generator = data.get("generator")
+        try:
+            record = cls.model_validate(
+                {
+                    "generator_version": generator.get("version")
+                    if isinstance(generator, dict)
+                    else None,
+                    "units": data.get("units"),
+                    "files": data.get("files"),
+                    "user_requirements": data.get("user_requirements", {}),
+                }
+            )
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+            more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+            raise ProjectStateError(
+                f"{source} is damaged: {where}: {error['msg']}{more}.", _RESTORE_HINT
+            ) from None
+        record._upgraded = upgraded
+        return record
 
     def patterns(self) -> list[str]:
         """Return the applied patterns and blocks, requirements before what needs them.
 
         The order depends only on the set applied (alphabetical where
         ``requires`` does not decide), so the same patterns always produce the
-        same wiring, whatever order they were added in.
+        same files, whatever order they were added in.
         """
         pending = {n: u for n, u in self.units.items() if u.kind != "project"}
         ordered: list[str] = []
@@ -156,53 +227,55 @@ class Record:
             del pending[ready[0]]
         return ordered
 
-    def files_of(self, unit: str) -> list[str]:
-        """Return the paths owned by ``unit``."""
-        return sorted(path for path, entry in self.files.items() if entry.unit == unit)
+    def files_of(self, units: Iterable[str]) -> list[str]:
+        """Return the paths owned by any of ``units``."""
+        wanted = set(units)
+        return sorted(path for path, entry in self.files.items() if entry.unit in wanted)
 
-    def is_unedited(self, path: str, current: bytes | None) -> bool:
-        """Return whether ``path`` still has the content fastscaffold recorded for it."""
-        entry = self.files.get(path)
-        return entry is not None and current is not None and entry.sha256 == sha256_of(current)
+    def project_answers(self) -> dict[str, Any]:
+        """Return the base project's answers, which every pattern's templates can use.
 
-    def track(self, files: Mapping[str, bytes], *, unit: str) -> None:
-        """Record ``files`` (relative POSIX path -> content) as written for ``unit``."""
-        for path, content in files.items():
-            self.files[path] = FileEntry(sha256=sha256_of(content), unit=unit)
-
-
-def record_files(record: Record, written: Mapping[str, bytes]) -> dict[str, bytes]:
-    """Return the files of the record folder itself for a project.
-
-    Args:
-        record: The record to serialise.
-        written: Every generated file (relative POSIX path -> content) whose
-            base copy must be kept.
-
-    Returns:
-        Relative POSIX paths (under ``.fastscaffold/``) mapped to their content.
-    """
-    out = {
-        f"{RECORD_DIR}/README.md": _README.encode(),
-        f"{RECORD_DIR}/{RECORD_FILE}": record.to_json().encode(),
-    }
-    for path, content in written.items():
-        out[str(PurePosixPath(RECORD_DIR, BASE_DIR, path))] = content
-    return out
+        Raises:
+            ProjectStateError: The record has no base project unit.
+        """
+        unit = self.units.get(PROJECT_UNIT)
+        if unit is None:
+            raise ProjectStateError(
+                f"{RECORD_DIR}/{RECORD_FILE} has no {PROJECT_UNIT!r} unit.", _RESTORE_HINT
+            )
+        return dict(unit.answers)
 
 
 def read_record(root: Path) -> Record:
     """Read the record of the project at ``root``.
 
     Raises:
-        ProjectConfigError: The record is missing or unreadable.
+        ProjectStateError: The record is missing, unreadable or damaged.
     """
     path = root / RECORD_DIR / RECORD_FILE
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ProjectConfigError(
+        raise ProjectStateError(
             f"{path} is missing: fastscaffold cannot tell which files it generated.",
-            "Restore it from version control (git checkout -- .fastscaffold).",
+            _RESTORE_HINT,
         ) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ProjectStateError(f"Cannot read {path}: {exc}.", _RESTORE_HINT) from None
     return Record.from_json(text, source=path)
+
+
+def base_path(path: str) -> str:
+    """Return where the base copy of ``path`` is kept, relative to the project."""
+    return str(PurePosixPath(RECORD_DIR, BASE_DIR, path))
+
+
+def record_files(record: Record, bases: Mapping[str, bytes]) -> dict[str, bytes]:
+    """Return the files of the record folder: README, record.json and the given base copies."""
+    out = {
+        f"{RECORD_DIR}/README.md": _README.encode(),
+        f"{RECORD_DIR}/{RECORD_FILE}": record.to_json().encode(),
+    }
+    for path, content in bases.items():
+        out[base_path(path)] = content
+    return out
