@@ -1,26 +1,29 @@
 """`fastscaffold api-version`: cutting, deprecating and retiring versions of a versioned API.
 
 These work on projects with the `versioning` pattern, whose lifecycle lives
-in ``<package>/api/versions.toml``. Like ``add``, each command builds a
-:class:`~fastscaffold.draft.Draft` (structured TOML edits through tomlkit,
-new files checked against the record) and applies one atomic plan; running
-one twice changes nothing the second time.
+in ``<package>/api/versions.toml``. Each command is a change of the
+project's state made through a :class:`~fastscaffold.session.Session`: the
+lifecycle values it sets are recorded as an overlay of the versioning unit
+(TOML set over the template's ``versions.toml``), and a cut version's files
+are recorded as copies. ``update`` renders both again instead of reverting
+them, and the values reach the user's ``versions.toml`` as a structural
+merge, so the user's own edits there (``released = true``) stay. Running a
+command twice changes nothing the second time.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from fastscaffold.draft import Draft
-from fastscaffold.errors import EditedFilesError, PatternError, UserError
-from fastscaffold.plan import Plan, apply_plan, read_tree
-from fastscaffold.project import Project, load_project
-from fastscaffold.record import Record, read_record
+from fastscaffold.artefacts import is_artefact
+from fastscaffold.errors import PatternError, UserError
+from fastscaffold.plan import Plan
+from fastscaffold.session import Policy, Session
 
 PATTERN = "versioning"
 CONTRACTS_DIR = "tests/contracts"
@@ -47,27 +50,33 @@ class VersionChange:
 
 
 class _Versions:
-    """The project's versions.toml, parsed with tomlkit so edits keep its comments."""
+    """The project's versions.toml as the user has it, and the lifecycle overlay being recorded."""
 
-    def __init__(self, project: Project, record: Record) -> None:
+    def __init__(self, session: Session) -> None:
         import tomlkit
 
-        if PATTERN not in record.units:
+        if PATTERN not in session.record.units:
             raise PatternError(
                 "This project has no versioned API (the versioning pattern is not applied).",
                 "Add it first: fastscaffold add versioning",
             )
-        self.path = f"{project.package}/api/versions.toml"
-        self.api_dir = f"{project.package}/api"
+        self.session = session
+        self.path = f"{session.package}/api/versions.toml"
+        self.api_dir = f"{session.package}/api"
         try:
-            self.document = tomlkit.parse((project.root / self.path).read_text(encoding="utf-8"))
+            content = session.ours(self.path)
+            if content is None:
+                raise OSError("the file is missing")
+            self.document = tomlkit.parse(content.decode("utf-8"))
             self.table: Any = self.document["versions"]
             self.latest = str(self.document["latest"])
-        except (OSError, KeyError, tomlkit.exceptions.TOMLKitError) as exc:
+        except (OSError, UnicodeDecodeError, KeyError, tomlkit.exceptions.TOMLKitError) as exc:
             raise UserError(
                 f"Cannot read {self.path}: {exc}.",
                 "Restore it from version control, or fix it by hand (see its comments).",
             ) from None
+        recorded = session.state.units[PATTERN].overlays.get(self.path, "")
+        self.overlay: Any = tomlkit.parse(recorded)
 
     def names(self) -> list[str]:
         return sorted((str(n) for n in self.table), key=lambda name: int(name[1:]))
@@ -87,39 +96,42 @@ class _Versions:
                 "Cut its successor first: fastscaffold api-version new",
             )
 
-    def text(self) -> str:
+    def set(self, version: str | None, **values: Any) -> None:
+        """Record lifecycle values: top-level ones, or those of ``version``'s table."""
         import tomlkit
 
-        return tomlkit.dumps(self.document)
+        target = self.overlay
+        if version is not None:
+            if "versions" not in target:
+                target["versions"] = tomlkit.table(is_super_table=True)
+            if version not in target["versions"]:
+                target["versions"][version] = tomlkit.table()
+            target = target["versions"][version]
+        for key, value in values.items():
+            target[key] = value
 
+    def finish(
+        self, summary: str, *, dry_run: bool, action: str, force: bool = False
+    ) -> VersionChange:
+        import tomlkit
 
-def _open(root: Path, *, force: bool) -> tuple[Project, Draft, _Versions]:
-    project = load_project(root)
-    record = read_record(root)
-    return project, Draft(root, record, force=force), _Versions(project, record)
-
-
-def _finish(
-    draft: Draft, versions: _Versions, summary: str, *, dry_run: bool, action: str
-) -> VersionChange:
-    draft.edit_structured(versions.path, versions.text())
-    plan = draft.plan()
-    changed = any(not c.path.startswith(".fastscaffold/") for c in plan.writes)
-    if not changed:
-        return VersionChange(
-            plan=Plan(draft.root, ()), summary=f"Nothing to change: {summary}", changed=False
+        self.session.set_overlay(PATTERN, self.path, tomlkit.dumps(self.overlay))
+        result = self.session.finish(
+            policy=Policy.EDIT, force=force, dry_run=dry_run, action=action
         )
-    if draft.edited and not draft.force and not dry_run:
-        raise EditedFilesError(paths=draft.edited, action=action)
-    if not dry_run:
-        apply_plan(plan)
-    return VersionChange(
-        plan=plan,
-        summary=summary,
-        changed=True,
-        manual_steps=tuple(draft.manual),
-        dry_run=dry_run,
-    )
+        if not result.project_changes and not result.edited:
+            return VersionChange(
+                plan=Plan(self.session.root, ()),
+                summary=f"Nothing to change: {summary}",
+                changed=False,
+            )
+        return VersionChange(
+            plan=result.plan,
+            summary=summary,
+            changed=True,
+            manual_steps=result.manual_steps,
+            dry_run=dry_run,
+        )
 
 
 def _renamed_contract(text: str, old: str, new: str) -> str:
@@ -154,9 +166,8 @@ def cut_version(
         EditedFilesError: The new version's files would overwrite files of
             yours (not raised with ``dry_run`` or ``force``).
     """
-    import tomlkit
-
-    project, draft, versions = _open(root, force=force)
+    session = Session(root)
+    versions = _Versions(session)
     existing = versions.names()
     if name is None and not versions.require(versions.latest).get("released", False):
         # Without a name, cutting again must not pile up versions nobody released.
@@ -179,34 +190,55 @@ def cut_version(
             f"Cut v{int(existing[-1][1:]) + 1}, or leave the name out.",
         )
     source = versions.latest
-    source_dir = root / versions.api_dir / source
-    if not source_dir.is_dir():
+    source_dir = f"{versions.api_dir}/{source}"
+    files = {
+        path: content
+        for path in _files_below(root, source_dir)
+        if (content := session.ours(path)) is not None
+    }
+    if not files:
         raise UserError(
-            f"The latest version's package {versions.api_dir}/{source} is missing.",
+            f"The latest version's package {source_dir} is missing.",
             f"Restore it, or set latest in {versions.path} to an existing version.",
         )
-    for rel, staged in read_tree(source_dir).items():
-        if "__pycache__" not in PurePosixPath(rel).parts:
-            draft.put_pattern_file(f"{versions.api_dir}/{name}/{rel}", staged.content, PATTERN)
-    contract = root / CONTRACTS_DIR / f"{source}.json"
-    if contract.is_file():
-        renamed = _renamed_contract(contract.read_text(encoding="utf-8"), source, name)
-        draft.put_pattern_file(f"{CONTRACTS_DIR}/{name}.json", renamed.encode(), PATTERN)
-    else:
-        draft.manual.append(
-            f"{CONTRACTS_DIR}/{source}.json is missing, so {name} has no contract yet: "
-            f"run python -m {project.package} api-contract {name}"
+    for path, content in files.items():
+        session.add_copy(
+            f"{versions.api_dir}/{name}/{path[len(source_dir) + 1 :]}", content, PATTERN
         )
-    entry = tomlkit.table()
-    entry["status"] = "active"
-    entry["released"] = False
-    versions.table[name] = entry
-    versions.document["latest"] = name
+    contract = session.ours(f"{CONTRACTS_DIR}/{source}.json")
+    manual = []
+    if contract is not None:
+        renamed = _renamed_contract(contract.decode("utf-8"), source, name)
+        session.add_copy(f"{CONTRACTS_DIR}/{name}.json", renamed.encode(), PATTERN)
+    else:
+        manual.append(
+            f"{CONTRACTS_DIR}/{source}.json is missing, so {name} has no contract yet: "
+            f"run python -m {session.package} api-contract {name}"
+        )
+    versions.set(name, status="active", released=False)
+    versions.set(None, latest=name)
     summary = (
         f"Cut {name} from {source}: {versions.api_dir}/{name}/ is yours to change; "
         f"set released = true in {versions.path} when it ships."
     )
-    return _finish(draft, versions, summary, dry_run=dry_run, action=f"Cutting {name}")
+    change = versions.finish(summary, dry_run=dry_run, action=f"Cutting {name}", force=force)
+    return change if not manual else _with_steps(change, manual)
+
+
+def _files_below(root: Path, folder: str) -> list[str]:
+    """Return the project's files below ``folder`` (relative POSIX paths), artefacts left out."""
+    base = root / PurePosixPath(folder)
+    if not base.is_dir():
+        return []
+    return sorted(
+        rel
+        for path in base.rglob("*")
+        if path.is_file() and not is_artefact(rel := path.relative_to(root).as_posix())
+    )
+
+
+def _with_steps(change: VersionChange, steps: list[str]) -> VersionChange:
+    return replace(change, manual_steps=(*change.manual_steps, *steps))
 
 
 def deprecate_version(
@@ -231,7 +263,7 @@ def deprecate_version(
     Raises:
         PatternError: Unknown, latest or retired version, or dates out of order.
     """
-    _, draft, versions = _open(root, force=False)
+    versions = _Versions(Session(root))
     entry = versions.require(name)
     versions.refuse_latest(name, "deprecate")
     if entry.get("status") == "retired":
@@ -244,13 +276,12 @@ def deprecate_version(
         )
     if link is not None and not re.match(r"^https?://\S+$", link):
         raise PatternError(f"Invalid --link {link!r}.", "Give an http(s) URL, e.g. the v2 docs.")
-    entry["status"] = "deprecated"
-    entry["deprecated_at"] = start
-    entry["sunset_at"] = sunset
+    values: dict[str, Any] = {"status": "deprecated", "deprecated_at": start, "sunset_at": sunset}
     if link is not None:
-        entry["link"] = link
+        values["link"] = link
+    versions.set(name, **values)
     summary = f"{name} is deprecated since {start}; it answers 410 Gone from {sunset} on."
-    return _finish(draft, versions, summary, dry_run=dry_run, action=f"Deprecating {name}")
+    return versions.finish(summary, dry_run=dry_run, action=f"Deprecating {name}")
 
 
 def retire_version(root: Path, name: str, *, dry_run: bool = False) -> VersionChange:
@@ -259,9 +290,9 @@ def retire_version(root: Path, name: str, *, dry_run: bool = False) -> VersionCh
     Raises:
         PatternError: Unknown version, or the latest one.
     """
-    _, draft, versions = _open(root, force=False)
-    entry = versions.require(name)
+    versions = _Versions(Session(root))
+    versions.require(name)
     versions.refuse_latest(name, "retire")
-    entry["status"] = "retired"
+    versions.set(name, status="retired")
     summary = f"{name} is retired: it answers 410 Gone and points clients to its successor."
-    return _finish(draft, versions, summary, dry_run=dry_run, action=f"Retiring {name}")
+    return versions.finish(summary, dry_run=dry_run, action=f"Retiring {name}")

@@ -10,15 +10,43 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from fastscaffold.errors import PatternError, TemplateError
-from fastscaffold.manifest import MANIFEST_FILE, USAGE_FILE, Manifest, load_manifest
+from fastscaffold.errors import PatternDefinitionError, PatternError, TemplateError
+from fastscaffold.manifest import FILES_DIR, MANIFEST_FILE, USAGE_FILE, Manifest, load_manifest
+from fastscaffold.plan import StagedFile
+from fastscaffold.record import Unit
 from fastscaffold.templates import templates_root
 
 PATH_VARIABLE = "FASTSCAFFOLD_PATTERNS_PATH"
+README_SECTION = "README.section.md"
+
+
+def _is_shipped(folder: Path) -> bool:
+    return folder.resolve().is_relative_to((templates_root() / "patterns").resolve())
+
+
+@contextmanager
+def authored_by(folder: Path) -> Iterator[None]:
+    """Report a broken pattern from ``FASTSCAFFOLD_PATTERNS_PATH`` as its author's to fix.
+
+    The same problem in a pattern fastscaffold ships stays a TemplateError
+    (a bug to report).
+    """
+    try:
+        yield
+    except TemplateError as exc:
+        if _is_shipped(folder):
+            raise
+        raise PatternDefinitionError(
+            f"Your pattern at {folder} is broken: {exc}",
+            f"Fix the pattern (it is found through {PATH_VARIABLE}), or take its folder "
+            f"out of {PATH_VARIABLE}.",
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -37,6 +65,42 @@ class Pattern:
         """Return the pattern's USAGE document (Markdown)."""
         return (self.folder / USAGE_FILE).read_text(encoding="utf-8")
 
+    def unit(self, options: Mapping[str, Any]) -> Unit:
+        """Return the record's unit for this pattern applied with ``options`` (already typed)."""
+        manifest = self.manifest
+        return Unit(
+            template=manifest.name,
+            version=manifest.version,
+            answers=dict(options),
+            kind=manifest.kind,
+            summary=manifest.summary,
+            requires=list(manifest.requires),
+            wiring=manifest.wiring,
+        )
+
+    def render(self, data: Mapping[str, Any]) -> dict[str, StagedFile]:
+        """Render the pattern's ``files/`` with ``data`` (the project's answers and its options).
+
+        Raises:
+            TemplateError: A shipped template is broken.
+            PatternDefinitionError: A team's template is broken.
+        """
+        from fastscaffold.render import render_tree
+
+        with authored_by(self.folder):
+            return render_tree(self.folder / FILES_DIR, data)
+
+    def readme_section(self, data: Mapping[str, Any]) -> list[str] | None:
+        """Return the lines of the pattern's section in the project README, if it has one."""
+        from fastscaffold.render import render_string
+
+        source = self.folder / README_SECTION
+        if not source.is_file():
+            return None
+        with authored_by(self.folder):
+            text = render_string(source.read_text(encoding="utf-8"), data, origin=str(source))
+        return text.strip("\n").splitlines()
+
 
 def pattern_roots() -> list[Path]:
     """Return the folders searched for patterns, the user's first."""
@@ -49,8 +113,9 @@ def load_catalog() -> dict[str, Pattern]:
     """Load every pattern, by name.
 
     Raises:
-        TemplateError: A manifest is invalid, or names a required or
+        TemplateError: A shipped manifest is invalid, or names a required or
             conflicting pattern that does not exist.
+        PatternDefinitionError: The same, in a pattern from FASTSCAFFOLD_PATTERNS_PATH.
     """
     catalog: dict[str, Pattern] = {}
     for root in reversed(pattern_roots()):  # later roots override earlier ones
@@ -58,14 +123,17 @@ def load_catalog() -> dict[str, Pattern]:
             continue
         for folder in sorted(root.iterdir()):
             if (folder / MANIFEST_FILE).is_file():
-                manifest = load_manifest(folder)
+                with authored_by(folder):
+                    manifest = load_manifest(folder)
                 catalog[manifest.name] = Pattern(folder=folder, manifest=manifest)
     for pattern in catalog.values():
         for other in (*pattern.manifest.requires, *pattern.manifest.conflicts):
             if other not in catalog:
-                raise TemplateError(
-                    f"Pattern {pattern.name!r} refers to {other!r}, which does not exist."
-                )
+                with authored_by(pattern.folder):
+                    raise TemplateError(
+                        f"{pattern.folder / MANIFEST_FILE}: pattern {pattern.name!r} refers to "
+                        f"{other!r}, which does not exist."
+                    )
     return dict(sorted(catalog.items()))
 
 

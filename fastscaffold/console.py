@@ -5,6 +5,7 @@ Rich is imported lazily so that commands which print little start fast.
 
 from __future__ import annotations
 
+import shlex
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from fastscaffold.plan import Plan
     from fastscaffold.project import Project
     from fastscaffold.runner import RunOptions
-    from fastscaffold.update import CheckReport, UpdateResult
+    from fastscaffold.update import CheckReport, RepairReport, UpdateResult
 
 
 @cache
@@ -149,7 +150,7 @@ def print_new_result(result: NewResult) -> None:
         else "Patterns: none (add some later with fastscaffold add; see fastscaffold list)",
         "",
         "[bold]Next steps[/]",
-        f"  cd {escape(str(result.destination))}",
+        f"  cd {escape(shlex.quote(str(result.destination)))}",
     ]
     if result.venv is None:
         lines.append(
@@ -285,7 +286,7 @@ def print_update(result: UpdateResult) -> None:
     """Report what ``update`` merged (or would), file by file."""
     from rich.markup import escape
 
-    from fastscaffold.update import Outcome
+    from fastscaffold.policies import Outcome
 
     if result.dry_run:
         sys.stdout.write(
@@ -303,10 +304,13 @@ def print_update(result: UpdateResult) -> None:
         Outcome.CONFLICT: "bold red",
         Outcome.KEPT: "yellow",
         Outcome.KEPT_DELETED: "yellow",
+        Outcome.SKIPPED: "bold red",
     }
     for path, outcome in result.outcomes.items():
         err().print(f"  [{styles[outcome]}]{outcome.value:>12}[/] {escape(path)}")
-    if not result.changed:
+    for step in result.manual_steps:
+        err().print(f"[yellow]By hand:[/] {escape(step)}")
+    if not (result.project_changes or result.outcomes):
         err().print("[green]Up to date[/] with the installed templates: nothing to do.")
         return
     verb = "Would update" if result.dry_run else "Updated"
@@ -330,7 +334,27 @@ def print_check(report: CheckReport) -> None:
         for path, what in report.behind.items():
             err().print(f"  {what:>12} {escape(path)}")
         err().print("Run `fastscaffold update --dry-run` to see the changes.")
+    for step in report.manual_steps:
+        err().print(f"[yellow]By hand:[/] {escape(step)}")
     for path in report.markers:
         err().print(f"[red]Conflict markers left[/] in {escape(path)}")
     for path in report.rejects:
         err().print(f"[red]Rejected change to resolve:[/] {escape(path)}")
+
+
+def print_repair(report: RepairReport) -> None:
+    """Report what ``check --repair`` rebuilt and what it could not."""
+    from rich.markup import escape
+
+    if not report.rebuilt and not report.unrepairable:
+        err().print("[green]OK[/]: every base copy under .fastscaffold/base/ is intact.")
+        return
+    for path, source in report.rebuilt.items():
+        err().print(f"  [green]rebuilt[/] {escape(path)} (from {escape(source)})")
+    if report.unrepairable:
+        err().print(
+            f"[red]Cannot rebuild {len(report.unrepairable)} base copies exactly[/] (the file "
+            "was edited and the installed templates render something else):"
+        )
+        for path in report.unrepairable:
+            err().print(f"  {escape(path)}")

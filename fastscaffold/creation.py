@@ -14,15 +14,20 @@ from typing import Any
 from fastscaffold._version import __version__
 from fastscaffold.errors import DestinationError, EnvironmentSetupError
 from fastscaffold.naming import ProjectNames, validate_project_name
-from fastscaffold.patterns import add_patterns
-from fastscaffold.plan import Action, Plan, StagedFile, apply_plan, make_plan, read_tree
-from fastscaffold.record import RECORD_DIR, Record, Unit, record_files
-from fastscaffold.render import render_copier_template
+from fastscaffold.plan import Action, Plan, StagedFile, apply_plan, make_plan
+from fastscaffold.record import (
+    PROJECT_UNIT,
+    RECORD_DIR,
+    FileEntry,
+    Record,
+    Unit,
+    record_files,
+    sha256_of,
+)
+from fastscaffold.render import ask_answers
 from fastscaffold.templates import project_template
 from fastscaffold.venv import Progress, VenvResult, create_venv
-from fastscaffold.wiring import Wiring, render_wiring
 
-PROJECT_UNIT = "project"
 BACKUP_DIR = f"{RECORD_DIR}/backup"
 
 
@@ -133,38 +138,56 @@ def project_data(names: ProjectNames, description: str | None) -> dict[str, Any]
         "project_name": names.project,
         "package_name": names.package,
         "project_title": names.title,
+        "image_name": names.image,
     }
     if description is not None:
         data["description"] = description
     return data
 
 
-def render_project(
-    staging: Path, data: dict[str, Any], *, interactive: bool
-) -> tuple[dict[str, Any], dict[str, StagedFile]]:
-    """Render the complete base project into ``staging``: template, wiring module and record.
+def initial_state(
+    answers: dict[str, Any], patterns: tuple[str, ...]
+) -> tuple[Record, tuple[str, ...]]:
+    """Return the state of a new project with ``patterns`` (and what they require) applied.
 
-    Args:
-        staging: An empty folder.
-        data: Answers given up front (``update`` passes every recorded answer).
-        interactive: Whether the template may ask the other questions.
-
-    Returns:
-        The template answers, and every file of the project keyed by its
-        path relative to the project root.
+    Raises:
+        PatternError: An unknown or conflicting pattern.
     """
-    answers = render_copier_template(project_template(), staging, data, interactive=interactive)
-    wiring = staging / answers["package_name"] / "_fastscaffold.py"
-    wiring.write_bytes(render_wiring(Wiring()))
-    contents = {path: f.content for path, f in read_tree(staging).items()}
-    record = Record(generator_version=__version__)
-    record.units[PROJECT_UNIT] = Unit(template=PROJECT_UNIT, version=__version__, answers=answers)
-    record.track(contents, unit=PROJECT_UNIT)
-    for rel, content in record_files(record, contents).items():
-        target = staging / PurePosixPath(rel)
+    state = Record(generator_version=__version__)
+    state.units[PROJECT_UNIT] = Unit(template=PROJECT_UNIT, version=__version__, answers=answers)
+    if not patterns:
+        return state, ()
+    from fastscaffold.catalog import load_catalog, resolve_additions
+
+    targets = resolve_additions(load_catalog(), patterns, [])
+    for pattern in targets:
+        state.units[pattern.name] = pattern.unit(pattern.manifest.resolve_options({}))
+    return state, tuple(t.name for t in targets)
+
+
+def render_new_project(state: Record) -> dict[str, StagedFile]:
+    """Return every file of a new project in ``state``: its blueprint and the record of it."""
+    from fastscaffold.blueprint import Renderer
+    from fastscaffold.catalog import load_catalog
+
+    catalog = load_catalog() if state.patterns() else {}
+    blueprint = Renderer(catalog).blueprint(state)
+    state.files = {
+        path: FileEntry(sha256=sha256_of(staged.content), unit=blueprint.owners[path])
+        for path, staged in blueprint.files.items()
+    }
+    files = dict(blueprint.files)
+    bases = {path: staged.content for path, staged in blueprint.files.items()}
+    files.update((p, StagedFile(c)) for p, c in record_files(state, bases).items())
+    return files
+
+
+def _write_tree(folder: Path, files: dict[str, StagedFile]) -> None:
+    for rel, staged in files.items():
+        target = folder / PurePosixPath(rel)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(content)
-    return answers, read_tree(staging)
+        target.write_bytes(staged.content)
+        target.chmod(0o755 if staged.executable else 0o644)
 
 
 def new_project(
@@ -198,16 +221,13 @@ def new_project(
     occupied = _check_destination(parent, destination, force=options.force, dry_run=options.dry_run)
     with _staging(parent, names.project, dry_run=options.dry_run) as staging:
         rendered = staging / "project"
-        answers, files = render_project(
-            rendered,
+        answers = ask_answers(
+            project_template(),
             project_data(names, options.description),
             interactive=options.interactive,
         )
-        if options.patterns:
-            # The staging folder is a complete project: add the patterns there,
-            # with the same engine as `fastscaffold add`, before anything moves.
-            added = add_patterns(rendered, options.patterns).added
-            files = read_tree(rendered)
+        state, added = initial_state(answers, options.patterns)
+        files = render_new_project(state)
         plan = make_plan(destination, files)
         backups = tuple(c.path for c in plan.of(Action.UPDATE))
         if backups:
@@ -222,7 +242,7 @@ def new_project(
             plan=plan,
             dry_run=options.dry_run,
             backups=backups,
-            patterns=added if options.patterns else (),
+            patterns=added,
         )
         if options.dry_run:
             return result
@@ -231,6 +251,7 @@ def new_project(
         if occupied:
             apply_plan(plan)
         else:
+            _write_tree(rendered, files)
             if destination.is_dir():
                 destination.rmdir()  # Empty (checked above); the rename needs it gone.
             rendered.rename(destination)

@@ -65,16 +65,24 @@ class ProjectNames:
         project: The distribution name as given, e.g. ``orders-api``.
         package: The Python package, e.g. ``orders_api``.
         title: A human title, e.g. ``Orders Api``.
+        image: A Docker image name, e.g. ``orders-api`` (lower case, one kind
+            of separator: Docker refuses ``Orders.API``).
     """
 
     project: str
     package: str
     title: str
+    image: str
 
 
 def derive_package_name(name: str) -> str:
     """Return the Python package name for a distribution name (``my-api`` -> ``my_api``)."""
     return re.sub(r"[-.]+", "_", name).lower()
+
+
+def derive_image_name(name: str) -> str:
+    """Return a Docker image name for a distribution name (``Orders.API`` -> ``orders-api``)."""
+    return re.sub(r"[-._]+", "-", name).lower()
 
 
 def derive_title(name: str) -> str:
@@ -117,4 +125,19 @@ def validate_project_name(name: str) -> ProjectNames:
         raise InvalidNameError(
             name=name, reason=f"the package {package!r} would shadow a dependency of the app"
         )
-    return ProjectNames(project=name, package=package, title=derive_title(name))
+    return ProjectNames(
+        project=name, package=package, title=derive_title(name), image=derive_image_name(name)
+    )
+
+
+def derived_answers(project_name: str) -> dict[str, str]:
+    """Return the answers derived from a project name (what templates get besides the asked ones).
+
+    Templates of newer releases may use derived names an older project's
+    record lacks (``image_name``); they are computed here, never asked.
+    """
+    return {
+        "package_name": derive_package_name(project_name),
+        "project_title": derive_title(project_name),
+        "image_name": derive_image_name(project_name),
+    }

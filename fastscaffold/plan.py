@@ -101,18 +101,6 @@ def _text_lines(content: bytes) -> list[str] | None:
     return lines
 
 
-def read_tree(folder: Path) -> dict[str, StagedFile]:
-    """Read every regular file below ``folder``, keyed by relative POSIX path."""
-    files: dict[str, StagedFile] = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and not path.is_symlink():
-            mode = path.stat().st_mode
-            files[path.relative_to(folder).as_posix()] = StagedFile(
-                content=path.read_bytes(), executable=bool(mode & stat.S_IXUSR)
-            )
-    return files
-
-
 def make_plan(root: Path, files: Mapping[str, StagedFile], deletions: Iterable[str] = ()) -> Plan:
     """Compare ``files`` with what is on disk below ``root`` and return the plan.
 
@@ -144,7 +132,15 @@ def make_plan(root: Path, files: Mapping[str, StagedFile], deletions: Iterable[s
 
 
 def atomic_write(path: Path, content: bytes, *, executable: bool = False) -> None:
-    """Replace ``path`` with ``content`` atomically: readers see the old or the new file."""
+    """Replace ``path`` with ``content`` atomically: readers see the old or the new file.
+
+    A file that exists keeps its permission bits (the user's choice); a new
+    one gets 0o755 when ``executable``, else 0o644.
+    """
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        mode = 0o755 if executable else 0o644
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     tmp = Path(tmp_name)
@@ -153,7 +149,7 @@ def atomic_write(path: Path, content: bytes, *, executable: bool = False) -> Non
             handle.write(content)
             handle.flush()
             os.fsync(handle.fileno())
-        tmp.chmod(0o755 if executable else 0o644)
+        tmp.chmod(mode)
         tmp.replace(path)
     except BaseException:
         tmp.unlink(missing_ok=True)

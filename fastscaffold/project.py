@@ -41,9 +41,15 @@ def _read_pyproject(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             return tomllib.load(handle)
     except tomllib.TOMLDecodeError as exc:
-        raise ProjectConfigError(
-            f"{path} is not valid TOML: {exc}.", "Fix the syntax error and try again."
-        ) from None
+        hint = "Fix the syntax error and try again."
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        markers = [n for n, line in enumerate(lines, 1) if line.startswith(("<<<<<<<", ">>>>>>>"))]
+        if markers:
+            hint = (
+                f"It holds conflict markers (line {markers[0]}): keep the lines you want, "
+                "delete the marker lines, and try again."
+            )
+        raise ProjectConfigError(f"{path} is not valid TOML: {exc}.", hint) from None
 
 
 def _is_fastscaffold_project(pyproject: Path) -> bool:

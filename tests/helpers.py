@@ -12,6 +12,26 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+def project_answer_names() -> set[str]:
+    """The answers every template sees: the base project's questions (copier.yml)."""
+    import yaml
+
+    questions = yaml.safe_load((REPO_ROOT / "templates" / "project" / "copier.yml").read_text())
+    return {name for name in questions if not name.startswith("_")}
+
+
+def build_file_tree(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Write ``files`` (relative POSIX path -> text or bytes) below ``root``; return ``root``."""
+    for rel, content in files.items():
+        target = root / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            target.write_bytes(content)
+        else:
+            target.write_text(content, encoding="utf-8")
+    return root
+
+
 def read_tree(folder: Path, *, exclude_prefixes: tuple[str, ...] = ()) -> dict[str, str]:
     """Return every file below ``folder`` as relative POSIX path -> text."""
     files = {}

@@ -35,7 +35,8 @@ def update(
         ConflictMode,
         typer.Option(
             help="Where your edits overlap the templates' changes: inline (conflict markers), "
-            "rej (keep your file, write FILE.rej) or fail (write nothing, exit 1)."
+            "rej (apply the rest, write the overlaps to FILE.rej) or fail (write nothing, "
+            "exit 1). TOML files never get markers: their overlaps go to FILE.rej."
         ),
     ] = ConflictMode.INLINE,
 ) -> None:
@@ -49,13 +50,37 @@ def update(
         raise typer.Exit(code=1)
 
 
-@app.command(epilog="Example (in CI): fastscaffold check")
-def check(project: ProjectOption = None) -> None:
+@app.command(epilog="Examples (in CI): fastscaffold check | fastscaffold check --repair")
+def check(
+    project: ProjectOption = None,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rebuild missing or damaged base copies in .fastscaffold/base/ where that "
+            "can be done exactly (from unedited files, or the templates that made them).",
+        ),
+    ] = False,
+) -> None:
     """Exit 1 when the project is behind the templates or has unresolved merges; 0 otherwise."""
     from fastscaffold import console
-    from fastscaffold.update import check_project
+    from fastscaffold.update import check_project, repair_bases
 
-    report = check_project(_root(project))
+    root = _root(project)
+    if repair:
+        repaired = repair_bases(root)
+        console.print_repair(repaired)
+        if repaired.unrepairable:
+            from fastscaffold.errors import ProjectStateError
+
+            raise ProjectStateError(
+                f"{len(repaired.unrepairable)} base copies could not be rebuilt; nothing "
+                "else was changed.",
+                "Restore .fastscaffold/ from version control (git checkout -- .fastscaffold), "
+                "or install the fastscaffold version that made the project "
+                "(see .fastscaffold/record.json) and run `fastscaffold check --repair` again.",
+            )
+    report = check_project(root)
     console.print_check(report)
     if not report.ok:
         raise typer.Exit(code=1)

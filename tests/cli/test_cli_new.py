@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from fastscaffold import creation
 from fastscaffold.cli import app
+from fastscaffold.plan import StagedFile
 
 
 def _new(runner: CliRunner, *args: str) -> tuple[int, str]:
@@ -146,10 +147,13 @@ def test_unwritable_parent_folder_is_refused(runner: CliRunner, tmp_path: Path) 
 def test_ctrl_c_while_generating_leaves_nothing_and_exits_130(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def interrupted(*args: object, **kwargs: object) -> bytes:
+    write_tree = creation._write_tree
+
+    def interrupted(folder: Path, files: dict[str, StagedFile]) -> None:
+        write_tree(folder, dict(list(files.items())[:3]))  # Ctrl-C halfway through writing
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(creation, "render_wiring", interrupted)
+    monkeypatch.setattr(creation, "_write_tree", interrupted)
     code, output = _new(runner, "shop", "--dir", str(tmp_path), "--no-input")
     assert code == 130
     assert "Aborted." in output

@@ -51,7 +51,8 @@ def test_add_creates_files_wires_them_and_records_everything(
     assert '"Howdy, <GREETING_NAME>!"; `python -m demo_api greet`' in readme
     record = _record(project)
     assert record["units"]["greeting"]["answers"] == {"greeting": "Howdy", "punctuation": "!"}
-    assert record["units"]["greeting"]["added"] == {"dependencies": ["anyio>=4"]}
+    assert record["units"]["greeting"]["wiring"]["dependencies"] == ["anyio>=4"]
+    assert record["user_requirements"] == {}
     assert record["files"]["demo_api/greeting/router.py"]["unit"] == "greeting"
     assert (project / ".fastscaffold" / "base" / "demo_api" / "greeting" / "router.py").is_file()
 
@@ -143,7 +144,12 @@ def test_a_users_file_in_the_way_is_kept_and_force_writes_the_new_one_beside_it(
     new = (project / "demo_api" / "greeting" / "router.py.new").read_text()
     assert '"Hello, "' in new and "GET /greeting" in new
     assert "demo_api/greeting/router.py.new" in output
-    assert "demo_api/greeting/router.py" not in _record(project)["files"]
+    # The user's file counts as an edit of the template's version (its base), so a
+    # later update merges into it instead of wrapping the whole file in markers.
+    base = project / ".fastscaffold" / "base" / "demo_api" / "greeting" / "router.py"
+    assert base.read_text() == new
+    assert "demo_api/greeting/router.py" in _record(project)["files"]
+    assert _invoke(runner, project, "check")[0] == 0
 
 
 def test_remove_keeps_edited_files_and_lists_them(runner: CliRunner, project: Path) -> None:

@@ -5,10 +5,9 @@ import jinja2.meta
 import pytest
 
 from fastscaffold.catalog import Pattern, load_catalog
-from fastscaffold.errors import InvalidAnswerError, TemplateError
+from fastscaffold.errors import InvalidAnswerError, PatternDefinitionError, TemplateError
 from fastscaffold.manifest import load_manifest
-from fastscaffold.wiring import is_project_answer
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, project_answer_names
 
 SHIPPED = REPO_ROOT / "templates" / "patterns"
 
@@ -51,7 +50,7 @@ def test_templates_use_only_options_and_project_answers(
             for source in sources:
                 names = jinja2.meta.find_undeclared_variables(env.parse(source))
                 options = pattern.manifest.options
-                unknown = {n for n in names if n not in options and not is_project_answer(n)}
+                unknown = {n for n in names if n not in options and n not in project_answer_names()}
                 assert not unknown, f"{pattern.name}/{rel} uses undefined {sorted(unknown)}"
 
 
@@ -106,8 +105,13 @@ def test_requiring_an_unknown_pattern_fails_when_the_catalog_loads(
 ) -> None:
     _write_pattern(tmp_path, "demo", 'name = "demo"\nsummary = "x"\nrequires = ["ghost"]\n')
     monkeypatch.setenv("FASTSCAFFOLD_PATTERNS_PATH", str(tmp_path))
-    with pytest.raises(TemplateError, match="refers to 'ghost', which does not exist"):
+    # A team's pattern (FASTSCAFFOLD_PATTERNS_PATH) is reported as theirs to fix, not as a bug.
+    with pytest.raises(
+        PatternDefinitionError, match="refers to 'ghost', which does not exist"
+    ) as info:
         load_catalog()
+    assert str(info.value).startswith(f"Your pattern at {tmp_path / 'demo'} is broken")
+    assert info.value.hint is not None and "FASTSCAFFOLD_PATTERNS_PATH" in info.value.hint
 
 
 OPTIONS = """\

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from fastscaffold.plan import Action, StagedFile, apply_plan, make_plan, read_tree
+from fastscaffold.plan import Action, StagedFile, apply_plan, make_plan
 
 
 def test_plan_tells_creations_updates_and_unchanged_files(tmp_path: Path) -> None:
@@ -35,10 +35,18 @@ def test_apply_writes_every_file_with_its_mode(tmp_path: Path) -> None:
         {"a/b/run.sh": StagedFile(b"#!/bin/sh\n", executable=True), "x.txt": StagedFile(b"x")},
     )
     apply_plan(plan)
-    tree = read_tree(tmp_path)
-    assert tree["a/b/run.sh"] == StagedFile(b"#!/bin/sh\n", executable=True)
-    assert tree["x.txt"] == StagedFile(b"x")
+    assert (tmp_path / "a/b/run.sh").read_bytes() == b"#!/bin/sh\n"
+    assert (tmp_path / "a/b/run.sh").stat().st_mode & 0o777 == 0o755
+    assert (tmp_path / "x.txt").stat().st_mode & 0o777 == 0o644
     assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_rewriting_a_file_keeps_the_mode_its_owner_gave_it(tmp_path: Path) -> None:
+    target = tmp_path / "settings.toml"
+    target.write_text("old\n")
+    target.chmod(0o600)
+    apply_plan(make_plan(tmp_path, {"settings.toml": StagedFile(b"new\n")}))
+    assert target.read_text() == "new\n" and target.stat().st_mode & 0o777 == 0o600
 
 
 def test_a_failed_apply_restores_everything_it_wrote(tmp_path: Path) -> None:
