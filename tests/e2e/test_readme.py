@@ -1,10 +1,14 @@
 """The README's two commands work as written, so the README cannot drift.
 
 The main command is run verbatim in a copy of the repository on a fresh
-virtualenv: it builds and installs the wheel (`pip install .`), which also
-proves that the templates are found from an installed wheel, generates a
-project with its own .venv and serves it. The test command is what CI runs:
-.ci/run reads it from the README, and this test checks it reads the same.
+virtualenv, with bytecode writing on (as on a user's machine): it builds and
+installs the wheel (`pip install .`), which also proves that the templates
+are found from an installed wheel, generates a project with its own .venv
+and serves it. The installer byte-compiles the templates inside the wheel;
+the test checks that none of that reaches a project or its record, and that
+`fastscaffold check` passes on the demo after it has been imported, served
+and tested. The test command is what CI runs: .ci/run reads it from the
+README, and this test checks it reads the same.
 """
 
 import json
@@ -13,6 +17,8 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -60,6 +66,7 @@ def test_main_command_installs_generates_and_serves(tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "PORT": str(port)}
     env.pop("VIRTUAL_ENV", None)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # write bytecode, as users' machines do
     server = subprocess.Popen(
         ["bash", "-c", readme_command("main-command")],
         cwd=checkout,
@@ -96,6 +103,7 @@ def test_main_command_installs_generates_and_serves(tmp_path: Path) -> None:
             cwd=demo, capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert tests.returncode == 0, tests.stdout + tests.stderr
+        _assert_no_artefacts_are_generated(checkout, demo, env, tmp_path)
         os.killpg(server.pid, signal.SIGINT)
         output, _ = server.communicate(timeout=60)
     finally:
@@ -104,3 +112,48 @@ def test_main_command_installs_generates_and_serves(tmp_path: Path) -> None:
             server.wait()
     assert server.returncode == 0, output
     assert "Created" in output
+
+
+def _assert_no_artefacts_are_generated(
+    checkout: Path, demo: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The installed wheel's compiled templates never reach a project or its record."""
+    fastscaffold = str(checkout / ".venv" / "bin" / "fastscaffold")
+    site = next((checkout / ".venv" / "lib").glob("python*/site-packages"))
+    assert list((site / "fastscaffold" / "templates").rglob("*.pyc")), "pip compiled nothing?"
+    record = json.loads((demo / ".fastscaffold" / "record.json").read_text())
+    assert not [path for path in record["files"] if "__pycache__" in path or path.endswith(".pyc")]
+    assert not list((demo / ".fastscaffold").rglob("*.pyc"))
+    # The demo has been imported, served and tested: its own bytecode is not fastscaffold's.
+    assert list(demo.rglob("*.pyc"))
+    check = subprocess.run(
+        [fastscaffold, "check", "--project", str(demo)], env=env, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    fresh = subprocess.run(
+        [fastscaffold, "new", "fresh", "--all", "--no-input", "--dir", str(tmp_path)],
+        env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert fresh.returncode == 0, fresh.stdout + fresh.stderr
+    assert not [
+        p for p in (tmp_path / "fresh").rglob("*") if p.name == "__pycache__" or p.suffix == ".pyc"
+    ]
+
+
+def test_the_wheel_ships_sources_only(tmp_path: Path) -> None:
+    """Bytecode and droppings in a developer's checkout stay out of the wheel's templates."""
+    checkout = tmp_path / "fastscaffold"
+    _copy_repository(checkout)
+    stray = checkout / "templates" / "project" / "files" / "__pycache__"
+    stray.mkdir()
+    (stray / "stray.cpython-311.pyc").write_bytes(b"\x00")
+    (checkout / "templates" / "patterns" / "redis" / ".DS_Store").write_bytes(b"\x00")
+    built = subprocess.run(
+        [sys.executable, "-m", "build", "--wheel", "--outdir", str(tmp_path)],
+        cwd=checkout, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert built.returncode == 0, built.stdout + built.stderr
+    (wheel,) = tmp_path.glob("fastscaffold-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "fastscaffold/templates/project/copier.yml" in names
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".DS_Store"))]
