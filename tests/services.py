@@ -16,6 +16,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -100,6 +101,130 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+def _postgres_bin(name: str) -> str:
+    """Return the path of a PostgreSQL server program (Debian keeps them off PATH)."""
+    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
+    found = shutil.which(name) or (str(candidates[0]) if candidates else None)
+    if found is None:
+        pytest.fail(
+            f"PostgreSQL's {name} is not installed; install it (apt-get install postgresql), "
+            "as .ci/run does."
+        )
+    return found
+
+
+@dataclass
+class PostgresServer:
+    """A private PostgreSQL server on a loopback port, its cluster in a temporary folder.
+
+    ``initdb`` refuses to run as root, so as root the cluster belongs to the
+    ``postgres`` user and the server runs as it (``runuser``). Durability is
+    off (``fsync``, ``synchronous_commit``): tests need speed, not crash safety.
+    """
+
+    folder: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+    databases: int = 0
+
+    def _as_owner(self, argv: list[str]) -> list[str]:
+        return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
+
+    @property
+    def data(self) -> Path:
+        """Return the cluster's data folder."""
+        return self.folder / "data"
+
+    def url(self, database: str = "postgres") -> str:
+        """Return the SQLAlchemy URL of ``database`` (asyncpg driver)."""
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
+
+    def start(self) -> None:
+        """Create the cluster (once) and start the server; wait until it accepts connections."""
+        if os.geteuid() == 0:
+            shutil.chown(self.folder, user="postgres")
+        if not self.data.exists():
+            done = subprocess.run(
+                self._as_owner([_postgres_bin("initdb"), "-D", str(self.data), "-U", "postgres",
+                                "-A", "trust", "--no-sync", "-E", "UTF8"]),
+                capture_output=True, text=True,
+            )  # fmt: skip
+            if done.returncode != 0:
+                pytest.fail(f"initdb failed: {done.stdout}{done.stderr}")
+        self.process = subprocess.Popen(
+            self._as_owner([_postgres_bin("postgres"), "-D", str(self.data), "-p", str(self.port),
+                            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.folder}",
+                            "-c", "fsync=off", "-c", "synchronous_commit=off",
+                            "-c", "full_page_writes=off", "-c", "max_connections=200"]),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            ready = subprocess.run(
+                [_postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(self.port), "-q"],
+                check=False,
+            )
+            if ready.returncode == 0:
+                return
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.1)
+        self.stop()
+        pytest.fail(f"PostgreSQL did not accept connections on port {self.port} within 30 s")
+
+    def psql(self, sql: str, database: str = "postgres") -> str:
+        """Run ``sql`` with psql and return its output (tuples only, unaligned)."""
+        done = subprocess.run(
+            [_postgres_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres",
+             "-d", database, "-v", "ON_ERROR_STOP=1", "-tA", "-c", sql],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            pytest.fail(f"psql failed on {sql!r}: {done.stderr}")
+        return done.stdout.strip()
+
+    def new_database(self) -> str:
+        """Create a fresh, empty database and return its URL."""
+        self.databases += 1
+        name = f"test_{os.getpid()}_{self.databases}"
+        self.psql(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown); the cluster stays for a restart."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One private PostgreSQL per test process; each test takes a database of its own.
+
+    Its folder is made directly in the system temp folder: pytest's own is
+    private to the user running the tests, and the server runs as postgres.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="fastscaffold-postgres-"))
+    server = PostgresServer(folder=folder)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a fresh, empty PostgreSQL database for one test."""
+    return postgres_server.new_database()
 
 
 @dataclass

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import wait_for_http
-from tests.services import RedisServer, serve_app
+from tests.services import PostgresServer, RedisServer, serve_app
 
 pytestmark = pytest.mark.e2e
 
@@ -35,3 +35,12 @@ def test_serve_app_serves_a_generated_project_and_reports_memory(base_project: P
         assert len(app.pids()) >= 3
         assert app.peak_rss_bytes() > 10 * 1024 * 1024
     assert app.process.poll() is not None
+
+
+def test_postgres_server_gives_each_test_its_own_database(postgres_server: PostgresServer) -> None:
+    first, second = postgres_server.new_database(), postgres_server.new_database()
+    assert first != second and first.startswith("postgresql+asyncpg://postgres@127.0.0.1:")
+    name = first.rsplit("/", 1)[1]
+    postgres_server.psql("CREATE TABLE t (x int); INSERT INTO t VALUES (42)", database=name)
+    assert postgres_server.psql("SELECT x FROM t", database=name) == "42"
+    assert postgres_server.psql("SHOW fsync") == "off"
