@@ -119,6 +119,11 @@ class Wiring(_Strict):
         routers: APIRouters included in the app, in order.
         lifespans: Async context managers taking the app, entered at start-up.
         commands: Functions taking the management Typer app, to add commands.
+        models: Modules (relative to the package) that define ORM models: the
+            wiring module imports them, so that migrations see every table.
+        test_plugins: Modules (relative to the project root, e.g.
+            ``tests.database_fixtures``) of pytest fixtures the pattern's
+            tests share; the project's conftest loads them.
         dependencies: PEP 508 requirements added to ``[project] dependencies``.
         dev_dependencies: Requirements added to the ``dev`` extra.
         settings: Environment variables the pattern reads.
@@ -127,6 +132,8 @@ class Wiring(_Strict):
     routers: tuple[Hook, ...] = ()
     lifespans: tuple[Hook, ...] = ()
     commands: tuple[Hook, ...] = ()
+    models: tuple[Annotated[str, Field(pattern=_MODULE)], ...] = ()
+    test_plugins: tuple[Annotated[str, Field(pattern=_MODULE)], ...] = ()
     dependencies: tuple[str, ...] = ()
     dev_dependencies: tuple[str, ...] = ()
     settings: tuple[Setting, ...] = ()

@@ -32,6 +32,8 @@ class AppWiring:
         routers: Expressions of the routers to include.
         lifespans: Expressions of the lifespan hooks, entered in this order.
         commands: Expressions of the command-registering functions.
+        models: Modules defining ORM models, relative to the package.
+        test_plugins: Modules of pytest fixtures the patterns' tests share.
     """
 
     patterns: Sequence[str] = ()
@@ -39,16 +41,30 @@ class AppWiring:
     routers: Sequence[str] = ()
     lifespans: Sequence[str] = ()
     commands: Sequence[str] = field(default=())
+    models: Sequence[str] = ()
+    test_plugins: Sequence[str] = ()
 
     def patterns_tuple(self) -> str:
         """Return the Python literal of the pattern names, laid out as ruff would format it."""
-        if not self.patterns:
-            return "()"
-        items = [f'"{name}"' for name in self.patterns]
-        one_line = f"({', '.join(items)},)" if len(items) == 1 else f"({', '.join(items)})"
-        if len("APPLIED_PATTERNS: tuple[str, ...] = ") + len(one_line) <= _LINE_LENGTH:
-            return one_line
-        return "(\n" + "".join(f"    {item},\n" for item in items) + ")"
+        return _tuple_literal("APPLIED_PATTERNS: tuple[str, ...] = ", self.patterns)
+
+    def models_tuple(self) -> str:
+        """Return the Python literal of the model modules, laid out like ruff's."""
+        return _tuple_literal("MODEL_MODULES: tuple[str, ...] = ", self.models)
+
+    def test_plugins_tuple(self) -> str:
+        """Return the Python literal of the test plugin modules, laid out like ruff's."""
+        return _tuple_literal("TEST_PLUGINS: tuple[str, ...] = ", self.test_plugins)
+
+
+def _tuple_literal(prefix: str, values: Sequence[str]) -> str:
+    if not values:
+        return "()"
+    items = [f'"{value}"' for value in values]
+    one_line = f"({', '.join(items)},)" if len(items) == 1 else f"({', '.join(items)})"
+    if len(prefix) + len(one_line) <= _LINE_LENGTH:
+        return one_line
+    return "(\n" + "".join(f"    {item},\n" for item in items) + ")"
 
 
 def wiring_from_record(record: Record) -> AppWiring:
@@ -63,6 +79,8 @@ def wiring_from_record(record: Record) -> AppWiring:
     routers: list[str] = []
     lifespans: list[str] = []
     commands: list[str] = []
+    models: list[str] = []
+    plugins: list[str] = []
     for name in patterns:
         wiring = record.units[name].wiring
         for hooks, target in (
@@ -73,12 +91,16 @@ def wiring_from_record(record: Record) -> AppWiring:
             for hook in hooks:
                 modules.add(hook.module)
                 target.append(f"{_alias(hook.module)}.{hook.attr}")
+        models += [m for m in wiring.models if m not in models]
+        plugins += [p for p in wiring.test_plugins if p not in plugins]
     return AppWiring(
         patterns=patterns,
         imports=_import_lines(modules),
         routers=routers,
         lifespans=lifespans,
         commands=commands,
+        models=models,
+        test_plugins=plugins,
     )
 
 
@@ -117,6 +139,8 @@ def render_wiring(wiring: AppWiring) -> bytes:
             "routers": list(wiring.routers),
             "lifespans": list(wiring.lifespans),
             "commands": list(wiring.commands),
+            "models_tuple": wiring.models_tuple(),
+            "test_plugins_tuple": wiring.test_plugins_tuple(),
         },
         origin=str(template),
     )

@@ -9,9 +9,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from golden_api import _fastscaffold
 from golden_api.logs import HANDLER_NAME
 from golden_api.main import create_app
 from golden_api.settings import Settings, get_settings
+
+# Fixtures the applied patterns' tests share (a database of its own per test, ...).
+pytest_plugins = list(_fastscaffold.TEST_PLUGINS)
 
 SettingsFactory = Callable[..., Settings]
 

@@ -2,18 +2,19 @@
 
 A fastscaffold building block: SQLite (WAL mode) works out of the box, and
 PostgreSQL takes over when ``DATABASE_URL`` names it. Models of every pattern
-derive from :class:`Base`; their tables are created at start-up.
+derive from :class:`Base`; their tables come from Alembic migrations
+(``migrations/``, see ``migrate.py``), never from ``create_all``.
 """
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import event
+from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +23,15 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+
+# Constraint names Alembic can find again: the database's own would differ per engine.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
 
 
 class DatabaseSettings(BaseSettings):
@@ -32,10 +42,22 @@ class DatabaseSettings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/app.db"
     database_pool_size: int = Field(default=5, ge=1, le=100)
     database_echo: bool = False
+    database_schema: str = Field(default="", pattern=r"^([A-Za-z_][A-Za-z0-9_]{0,62})?$")
+    database_migrate_on_startup: Literal["auto", "true", "false"] = "auto"
+    environment: str = "development"
+
+    @property
+    def migrate_on_startup(self) -> bool:
+        """Whether the app migrates at start-up: ``auto`` means everywhere but production."""
+        if self.database_migrate_on_startup == "auto":
+            return self.environment != "production"
+        return self.database_migrate_on_startup == "true"
 
 
 class Base(DeclarativeBase):
     """Base class of the ORM models of every pattern."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -52,7 +74,11 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def create_engine(settings: DatabaseSettings) -> AsyncEngine:
-    """Create the engine ``settings`` describes (the SQLite file's folder included)."""
+    """Create the engine ``settings`` describes (the SQLite file's folder included).
+
+    On PostgreSQL, ``DATABASE_SCHEMA`` (when set) is every connection's
+    search path: the app's tables, and Alembic's version table, live there.
+    """
     url = make_url(settings.database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -60,21 +86,33 @@ def create_engine(settings: DatabaseSettings) -> AsyncEngine:
         engine = create_async_engine(url, echo=settings.database_echo)
         event.listen(engine.sync_engine, "connect", _set_sqlite_pragmas)
         return engine
+    connect_args: dict[str, Any] = {}
+    if settings.database_schema:
+        connect_args["server_settings"] = {"search_path": settings.database_schema}
     return create_async_engine(
         url,
         echo=settings.database_echo,
         pool_size=settings.database_pool_size,
         pool_pre_ping=True,
+        connect_args=connect_args,
     )
 
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Open the engine, create missing tables, and dispose of the engine at shutdown."""
+    """Open the engine, bring the schema up to date (or check it is), dispose of it at shutdown.
+
+    Outside production the app migrates at start-up, under a lock, so that
+    several workers starting at once migrate once. In production (or with
+    ``DATABASE_MIGRATE_ON_STARTUP=false``) run ``python -m <package> migrate``
+    once before the workers: the app then refuses to start on a schema that
+    is behind the code.
+    """
+    from .migrate import prepare
+
     engine = create_engine(DatabaseSettings())
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        await prepare(engine)
         app.state.db_engine = engine
         app.state.db_sessions = async_sessionmaker(engine, expire_on_commit=False)
         yield

@@ -27,6 +27,16 @@ class RedisSettings(BaseSettings):
 
     redis_url: str = ""
     redis_connect_timeout: float = Field(default=5.0, gt=0)
+    redis_key_prefix: str = Field(default="", max_length=100)
+
+
+def key_prefix() -> str:
+    """Return the prefix of every Redis key and channel this app uses.
+
+    ``REDIS_KEY_PREFIX`` comes first (several apps, or several test runs,
+    can share one Redis), then the package's name.
+    """
+    return f"{RedisSettings().redis_key_prefix}{__name__.partition('.')[0]}"
 
 
 def redacted(url: str) -> str:

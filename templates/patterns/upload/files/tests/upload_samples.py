@@ -72,8 +72,7 @@ SAMPLES = {
 
 
 def use_temporary_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the database and the upload folder at ``tmp_path``; return the upload folder."""
-    monkeypatch.setenv("DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'app.db'}")
+    """Point the upload folder at ``tmp_path``; return it (the database is the test's own)."""
     monkeypatch.setenv("UPLOAD_DIR", str(tmp_path / "uploads"))
     return tmp_path / "uploads"
 

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..database import Base
+from ..migrate import prepare
 from .models import Item
 
 # Commas, quotes and non-ASCII text, so that exports exercise CSV quoting and UTF-8.
@@ -32,14 +32,15 @@ async def seed_items(
 ) -> int:
     """Insert `rows` demo items after the largest id (into an empty table with `replace`).
 
-    The tables are created first if missing. Each batch is one multi-row insert
-    in its own transaction, so memory stays flat whatever `rows` is.
+    The database is migrated first if needed (as at start-up). Each batch is
+    one multi-row insert in its own transaction, so memory stays flat whatever
+    `rows` is.
 
     Returns:
         The id of the last item inserted.
     """
+    await prepare(engine)
     async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.create_all)
         if replace:
             await connection.execute(delete(Item))
         last = (await connection.execute(select(func.max(Item.id)))).scalar_one_or_none() or 0

@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 from taskiq.receiver import Receiver
 
-from ..database import Base, DatabaseSettings, create_engine
+from ..database import DatabaseSettings, create_engine
 from ..logs import configure_logging
+from ..migrate import prepare
 from ..settings import get_settings
 from .service import create_service
 from .settings import TasksSettings
@@ -35,8 +36,7 @@ async def run_worker(settings: TasksSettings, stop: asyncio.Event | None = None)
 
     engine = create_engine(DatabaseSettings())
     try:
-        async with engine.begin() as connection:
-            await connection.run_sync(Base.metadata.create_all)
+        await prepare(engine)
         service = create_service(TaskStore(engine, settings), settings, worker=True)
         await service.start(run_jobs=True)
         listening: asyncio.Task[None] | None = None

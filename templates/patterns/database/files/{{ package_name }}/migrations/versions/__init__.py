@@ -1,0 +1,1 @@
+"""The revisions: each pattern's on its own branch, yours on the ``app`` branch."""
