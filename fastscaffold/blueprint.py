@@ -105,11 +105,14 @@ class Renderer:
         recorded = state.project_answers()
         answers = {**derived_answers(str(recorded.get("project_name", ""))), **recorded}
         package = str(answers["package_name"])
+        patterns = state.patterns()
+        # The project's deployment files (compose.yaml, the CI workflow) follow the
+        # shape the applied patterns scale out on.
+        shape = deployment_shape(state, patterns)
         files: dict[str, StagedFile] = dict(
-            self._unit_files(PROJECT_UNIT, state.units[PROJECT_UNIT], answers)
+            self._unit_files(PROJECT_UNIT, state.units[PROJECT_UNIT], {**answers, **shape})
         )
         owners = dict.fromkeys(files, PROJECT_UNIT)
-        patterns = state.patterns()
         unavailable = tuple(name for name in patterns if name not in self.catalog)
         env_blocks: list[tuple[str, list[str]]] = []
         readme_blocks: list[tuple[str, list[str]]] = []
@@ -158,6 +161,22 @@ class Renderer:
             copies=frozenset(copies or ()),
             unavailable=unavailable,
         )
+
+
+def deployment_shape(state: Record, patterns: list[str]) -> dict[str, Any]:
+    """Return what the base project's deployment files are rendered with.
+
+    ``services``: the backing services the applied patterns scale out on
+    (sorted); ``processes``: the processes they run besides the API, as
+    ``{"name", "command", "help"}``, in the canonical pattern order.
+    """
+    services: set[str] = set()
+    processes: list[dict[str, str]] = []
+    for name in patterns:
+        wiring = state.units[name].wiring
+        services.update(wiring.services)
+        processes += [process.model_dump() for process in wiring.processes]
+    return {"services": sorted(services), "processes": processes}
 
 
 def _layer_pyproject(files: dict[str, StagedFile], state: Record, patterns: list[str]) -> None:

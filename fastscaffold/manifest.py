@@ -112,6 +112,20 @@ class Setting(_Strict):
     help: str
 
 
+class Process(_Strict):
+    """A process a pattern runs besides the API, in the scale-out shape (compose.yaml).
+
+    Attributes:
+        name: The compose service's name, e.g. ``worker``.
+        command: The management command it runs (``python -m <package> COMMAND``).
+        help: What it does, for the compose file's comments.
+    """
+
+    name: Annotated[str, Field(pattern=_NAME)]
+    command: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+    help: str
+
+
 class Wiring(_Strict):
     """What a pattern plugs into the project.
 
@@ -124,6 +138,9 @@ class Wiring(_Strict):
         test_plugins: Modules (relative to the project root, e.g.
             ``tests.database_fixtures``) of pytest fixtures the pattern's
             tests share; the project's conftest loads them.
+        services: Backing services the scale-out shape needs (``postgres``,
+            ``redis``): compose.yaml and the CI workflow run them.
+        processes: Processes it runs besides the API (compose.yaml services).
         dependencies: PEP 508 requirements added to ``[project] dependencies``.
         dev_dependencies: Requirements added to the ``dev`` extra.
         settings: Environment variables the pattern reads.
@@ -134,6 +151,8 @@ class Wiring(_Strict):
     commands: tuple[Hook, ...] = ()
     models: tuple[Annotated[str, Field(pattern=_MODULE)], ...] = ()
     test_plugins: tuple[Annotated[str, Field(pattern=_MODULE)], ...] = ()
+    services: tuple[Literal["postgres", "redis"], ...] = ()
+    processes: tuple[Process, ...] = ()
     dependencies: tuple[str, ...] = ()
     dev_dependencies: tuple[str, ...] = ()
     settings: tuple[Setting, ...] = ()

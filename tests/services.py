@@ -153,13 +153,20 @@ class PostgresServer:
             )  # fmt: skip
             if done.returncode != 0:
                 pytest.fail(f"initdb failed: {done.stdout}{done.stderr}")
+        options = {
+            "listen_addresses": "127.0.0.1",
+            "unix_socket_directories": str(self.folder),
+            "fsync": "off",
+            "synchronous_commit": "off",
+            "full_page_writes": "off",
+            "max_connections": "200",
+        }
+        argv = [_postgres_bin("postgres"), "-D", str(self.data), "-p", str(self.port)]
+        for name, value in options.items():
+            argv += ["-c", f"{name}={value}"]
         self.process = subprocess.Popen(
-            self._as_owner([_postgres_bin("postgres"), "-D", str(self.data), "-p", str(self.port),
-                            "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.folder}",
-                            "-c", "fsync=off", "-c", "synchronous_commit=off",
-                            "-c", "full_page_writes=off", "-c", "max_connections=200"]),
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            self._as_owner(argv), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             ready = subprocess.run(

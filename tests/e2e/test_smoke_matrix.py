@@ -2,7 +2,9 @@
 
 For the base project, each shipped pattern alone, all of them together, and
 `new` followed by `add` of each, it runs `ruff check`, `ruff format --check`,
-`mypy --strict` and the project's own tests. The fixture patterns of the
+`mypy --strict`, the project's own tests and `docker compose config` on its
+compose.yaml; the all-patterns project's tests run a second time on a real
+PostgreSQL and Redis, as the generated CI workflow's scale-out job does. The fixture patterns of the
 engine tests join the matrix too (added with `new --with`, and with `add` to
 a project whose main.py the user has edited, and removed again). Each project is generated once
 per session and shared by its four checks.
@@ -10,6 +12,8 @@ per session and shared by its four checks.
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -17,10 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from fastscaffold.creation import NewOptions, new_project
 from fastscaffold.patterns import add_patterns, remove_patterns
 from tests.helpers import REPO_ROOT
+from tests.services import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.e2e
 
@@ -140,4 +146,46 @@ def test_mypy_strict_is_clean(generated: Path, mypy_cache: Path) -> None:
 def test_the_projects_own_tests_pass(generated: Path) -> None:
     done = _run(["pytest", "-q", "-p", "no:cacheprovider"], generated)
     assert done.returncode == 0, done.stdout + done.stderr
+    assert " passed" in done.stdout and "failed" not in done.stdout
+
+
+def _compose_command() -> list[str]:
+    """Return the command that validates a compose file: Docker's plugin, else docker-compose."""
+    if shutil.which("docker") is not None:
+        plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+        if plugin.returncode == 0:
+            return ["docker", "compose"]
+    if shutil.which("docker-compose") is not None:
+        return ["docker-compose"]
+    pytest.fail("Neither `docker compose` nor docker-compose is installed (.ci/run installs it).")
+
+
+def test_the_compose_file_is_valid_and_has_the_patterns_services(generated: Path) -> None:
+    compose = generated / "compose.yaml"
+    done = subprocess.run(
+        [*_compose_command(), "-f", str(compose), "config", "-q"],
+        capture_output=True, text=True, cwd=generated,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    services = set(yaml.safe_load(compose.read_text())["services"])
+    record = (generated / ".fastscaffold" / "record.json").read_text()
+    assert "api" in services
+    assert ("postgres" in services) == ('"database"' in record) == ("migrate" in services)
+    assert ("redis" in services) == ('"redis": {' in record)
+    assert ("worker" in services) == ('"tasks": {' in record)
+
+
+def test_the_all_patterns_projects_tests_pass_on_postgres_and_redis(
+    tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisServer
+) -> None:
+    root = new_project(
+        NewOptions(name="scale-api", parent=tmp_path, patterns=tuple(shipped_patterns()))
+    ).destination
+    env = {**os.environ, "DATABASE_URL": postgres_server.new_database()}
+    env["REDIS_URL"] = redis_server.url
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
