@@ -45,6 +45,11 @@ def server_env(folder: Path, **extra: str) -> dict[str, str]:
     }
 
 
+def stored_files(folder: Path) -> list[Path]:
+    """Return what the upload folder holds besides its id file (.storage-id)."""
+    return sorted(p for p in folder.iterdir() if p.name != ".storage-id")
+
+
 def pdf_stream(size: int) -> Iterator[bytes]:
     """Yield a valid PDF of exactly ``size`` bytes, one CHUNK at a time (never all of it)."""
     head, tail = b"%PDF-1.7\n", b"\n%%EOF\n"
@@ -155,8 +160,8 @@ def test_a_200_mb_upload_and_download_keep_memory_flat(project: Path, tmp_path: 
     assert growth_upload < 50 * MiB
     assert growth_download < 50 * MiB
     uploads = tmp_path / "uploads"
-    assert sorted(p.suffix for p in uploads.iterdir()) == [".pdf", ".pdf"]  # no .part left
-    for stored in uploads.iterdir():
+    assert sorted(p.suffix for p in stored_files(uploads)) == [".pdf", ".pdf"]  # no .part left
+    for stored in stored_files(uploads):
         stored.unlink()
 
 
@@ -175,4 +180,51 @@ def test_a_300_mb_chunked_upload_is_cut_off_after_a_few_mb(project: Path, tmp_pa
     # 5 MiB read by the app; the rest of what was sent sat in socket buffers when it answered.
     assert sent < 32 * MiB
     assert peak - idle < 50 * MiB
-    assert list((tmp_path / "uploads").iterdir()) == []
+    assert stored_files(tmp_path / "uploads") == []
+
+
+def tiny_png() -> bytes:
+    """Return a valid 1x1 PNG."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        crc = zlib.crc32(kind + data) & 0xFFFFFFFF
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def test_servers_sharing_postgres_but_not_the_folder_say_so_instead_of_404(
+    project: Path, tmp_path: Path, postgres_url: str
+) -> None:
+    import httpx2
+
+    png = tiny_png()
+    host_a, host_b = tmp_path / "a", tmp_path / "b"
+    shared = {"DATABASE_URL": postgres_url}
+    with (
+        serve_app(project, env={**server_env(host_a), **shared}) as first,
+        serve_app(project, env={**server_env(host_b), **shared}) as second,
+    ):
+        created = httpx2.post(
+            f"{first.url}/files", files={"file": ("a.png", png, "image/png")}, timeout=10
+        )
+        assert created.status_code == 201, created.text
+        file_id = created.json()["id"]
+        # The second host lists the file (one database) but cannot read its bytes.
+        listed = httpx2.get(f"{second.url}/files", timeout=10).json()
+        assert [item["id"] for item in listed["items"]] == [file_id]
+        download = httpx2.get(f"{second.url}/files/{file_id}", timeout=10)
+        assert download.status_code == 503
+        assert "same UPLOAD_DIR" in download.json()["detail"]
+        assert httpx2.delete(f"{second.url}/files/{file_id}", timeout=10).status_code == 503
+        # Nothing was orphaned: the first host still serves the file.
+        assert httpx2.get(f"{first.url}/files/{file_id}", timeout=10).content == png
+    # With the storage shared (the same folder: the same .storage-id), both serve it.
+    with serve_app(project, env={**server_env(host_a), **shared}) as again:
+        assert httpx2.get(f"{again.url}/files/{file_id}", timeout=10).status_code == 200

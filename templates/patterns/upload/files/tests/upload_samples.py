@@ -78,8 +78,13 @@ def use_temporary_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pa
 
 
 def stored_files(folder: Path) -> list[str]:
-    """Return the names in the upload folder, hidden unfinished ones included."""
-    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+    """Return the names in the upload folder, hidden unfinished ones included.
+
+    The folder's own id file (``.storage-id``) is not a stored file.
+    """
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.name != ".storage-id")
 
 
 def raw_multipart(filename: str, content: bytes, content_type: str = "image/png") -> bytes:

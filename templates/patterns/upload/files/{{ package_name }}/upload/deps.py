@@ -6,15 +6,21 @@ raise 401) and every file is then listed, downloaded and deleted by its owner
 only.
 """
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated
 
 import anyio.to_thread
 from fastapi import Depends, FastAPI, Request
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .models import UploadedFile
 from .settings import UploadSettings
 from .storage import LocalStorage, Storage
+
+logger = logging.getLogger(__name__)
 
 
 def create_storage(settings: UploadSettings) -> Storage:
@@ -22,13 +28,42 @@ def create_storage(settings: UploadSettings) -> Storage:
     return LocalStorage(settings.upload_dir)
 
 
+async def other_storages(engine: AsyncEngine, storage: Storage) -> list[str]:
+    """Return the ids of storages other than ``storage`` that hold files of this database."""
+    query = (
+        select(UploadedFile.storage_id)
+        .where(UploadedFile.storage_id.is_not(None), UploadedFile.storage_id != storage.storage_id)
+        .distinct()
+        .limit(5)
+    )
+    async with engine.connect() as connection:
+        return [str(row[0]) for row in await connection.execute(query)]
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Read the settings and prepare the storage folder before the first request."""
+    """Read the settings, prepare the storage, and check it is the one the database uses.
+
+    Servers that share a database (PostgreSQL) must share the bytes too. When
+    the database lists files kept in another storage, this server cannot
+    serve them: it says so at start-up (and refuses to start with
+    ``UPLOAD_REQUIRE_SHARED_STORAGE=true``), and answers 503 for those files.
+    """
     settings = UploadSettings()
     storage = create_storage(settings)
     if isinstance(storage, LocalStorage):
         await anyio.to_thread.run_sync(storage.start)
+    others = await other_storages(app.state.db_engine, storage)
+    if others:
+        message = (
+            f"This server's upload storage ({settings.upload_dir}, id {storage.storage_id}) "
+            f"is not the one other servers of this database use (ids {', '.join(others)}): "
+            "their files cannot be served here. Give every server the same UPLOAD_DIR (a "
+            "shared volume) or object storage; if you moved the folder, copy its .storage-id."
+        )
+        if settings.upload_require_shared_storage:
+            raise RuntimeError(message)
+        logger.error(message)
     app.state.upload_settings = settings
     app.state.upload_storage = storage
     yield

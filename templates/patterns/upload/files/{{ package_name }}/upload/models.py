@@ -35,3 +35,6 @@ class UploadedFile(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     owner: Mapped[str | None] = mapped_column(String(255), default=None)
     """Who uploaded it, as `deps.get_owner` says; None while the service has no users."""
+
+    storage_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    """The storage that holds the bytes (see `Storage.storage_id`); None before it was kept."""

@@ -125,6 +125,7 @@ async def _save(
         content_type=received.file_type.mime,
         sha256=received.sha256,
         owner=owner,
+        storage_id=storage.storage_id,
     )
     session.add(row)
     try:
@@ -221,12 +222,28 @@ def _own(owner: str | None) -> Any:
     return UploadedFile.owner.is_(None) if owner is None else UploadedFile.owner == owner
 
 
-async def _find(session: SessionDep, file_id: str, owner: str | None) -> UploadedFile:
+async def _find(
+    session: SessionDep, file_id: str, owner: str | None, storage: Storage
+) -> UploadedFile:
     found = await session.scalar(
         select(UploadedFile).where(UploadedFile.id == file_id, _own(owner))
     )
     if found is None:
         raise HTTPException(status_code=404, detail="No such file.")
+    if found.storage_id is not None and found.storage_id != storage.storage_id:
+        # Another server stored the bytes on a disk this one cannot see: say so,
+        # rather than answer 404 for a file that exists, or orphan it on DELETE.
+        logger.error(
+            "Upload %s is in storage %s, this server's is %s: UPLOAD_DIR must be shared",
+            found.id,
+            found.storage_id,
+            storage.storage_id,
+        )
+        raise HTTPException(
+            status_code=503,
+            detail="The file is stored where this server cannot read it: every server "
+            "needs the same UPLOAD_DIR (a shared volume) or object storage.",
+        )
     return found
 
 
@@ -253,13 +270,13 @@ async def list_files(
 @router.get(
     "/{file_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, 404: {}},
+    responses={200: {"content": {"application/octet-stream": {}}}, 404: {}, 503: {}},
 )
 async def download_file(
     file_id: str, session: SessionDep, storage: StorageDep, owner: OwnerDep
 ) -> StreamingResponse:
     """Download a file: streamed, as an attachment, with its stored type and `nosniff`."""
-    found = await _find(session, file_id, owner)
+    found = await _find(session, file_id, owner, storage)
     if not await storage.exists(found.storage_key):
         logger.error("The bytes of upload %s are missing from storage", found.id)
         raise HTTPException(status_code=404, detail="The file's content is missing.")
@@ -274,12 +291,12 @@ async def download_file(
     )
 
 
-@router.delete("/{file_id}", status_code=204, responses={404: {}})
+@router.delete("/{file_id}", status_code=204, responses={404: {}, 503: {}})
 async def delete_file(
     file_id: str, session: SessionDep, storage: StorageDep, owner: OwnerDep
 ) -> Response:
     """Delete a file: its metadata first, then its bytes."""
-    found = await _find(session, file_id, owner)
+    found = await _find(session, file_id, owner, storage)
     key = found.storage_key
     await session.delete(found)
     await session.commit()

@@ -20,6 +20,9 @@ class UploadSettings(BaseSettings):
     upload_max_bytes: int = Field(default=5 * 1024 * 1024, ge=1)
     """Largest accepted file, in bytes."""
 
+    upload_require_shared_storage: bool = False
+    """Refuse to start when the database lists files in another server's storage."""
+
     upload_allowed_types: Annotated[frozenset[str], NoDecode] = frozenset(
         {"image/jpeg", "image/png", "application/pdf"}
     )

@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import time
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -30,6 +31,8 @@ STALE_PART_SECONDS = 3600
 
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(?:\.[a-z0-9]{1,8})?$")
 _PART_SUFFIX = ".part"
+ID_FILE = ".storage-id"
+"""The file that names a storage folder (copy it along if you move the folder)."""
 
 
 class PendingUpload(Protocol):
@@ -46,7 +49,14 @@ class PendingUpload(Protocol):
 
 
 class Storage(Protocol):
-    """A place to keep uploaded files, addressed by server-chosen keys."""
+    """A place to keep uploaded files, addressed by server-chosen keys.
+
+    ``storage_id`` names the place: every server that can read the same
+    files has the same one (an object store's bucket, a shared volume), and
+    two servers with different ones cannot read each other's files.
+    """
+
+    storage_id: str
 
     async def open_upload(self, key: str) -> PendingUpload:
         """Start writing the object ``key``."""
@@ -106,10 +116,17 @@ class LocalStorage:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
+        self.storage_id = ""
 
     def start(self) -> None:
-        """Create the folder and remove unfinished uploads left by a crash."""
+        """Create the folder, learn its id, and remove unfinished uploads left by a crash.
+
+        The id lives in the folder itself (``.storage-id``, made once, by
+        whichever server gets there first), so servers that share the folder
+        share the id, and servers with folders of their own do not.
+        """
         self.folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.storage_id = _folder_id(self.folder / ID_FILE)
         cutoff = time.time() - STALE_PART_SECONDS
         for part in self.folder.glob(f".*{_PART_SUFFIX}"):
             with contextlib.suppress(OSError):
@@ -150,3 +167,17 @@ class LocalStorage:
     async def delete(self, key: str) -> None:
         """Delete the file, if it exists."""
         await anyio.to_thread.run_sync(lambda: self.path(key).unlink(missing_ok=True))
+
+
+def _folder_id(path: Path) -> str:
+    """Return the id in ``path``, writing a new random one first if there is none."""
+    with contextlib.suppress(FileExistsError):
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(f"{uuid.uuid4().hex}\n")
+    for _ in range(50):  # another server may be writing it this very moment
+        found = path.read_text().strip()
+        if found:
+            return found
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty: delete it and start again")
