@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,9 +158,58 @@ def build_run_command(project: Project, python: Path, options: RunOptions) -> li
     return argv
 
 
+# How long the server may take to stop after a signal, before its processes are killed.
+GRACE_SECONDS = 10.0
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def start_server(argv: list[str], cwd: Path) -> subprocess.Popen[bytes]:
-    """Start the server process (the seam tests replace to record the argv)."""
-    return subprocess.Popen(argv, cwd=cwd)
+    """Start the server in a process group of its own (the seam tests replace).
+
+    Its own group, so that `run` can signal the server and every process it
+    starts (the reloader's worker, ``--workers`` processes) at once, and so
+    that none of them is left behind when `run` is stopped.
+    """
+    return subprocess.Popen(argv, cwd=cwd, start_new_session=True)
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(process.pid, signum)
+
+
+def supervise(process: subprocess.Popen[bytes], *, grace: float = GRACE_SECONDS) -> int:
+    """Wait for the server, forwarding SIGINT, SIGTERM and SIGHUP to its whole group.
+
+    After the first signal the server gets ``grace`` seconds to stop, then
+    its group is killed. Whatever happens, nothing of the group outlives
+    this call. Returns the server's exit code (negative: killed by a signal).
+    """
+    deadline: list[float] = []
+
+    def forward(signum: int, _frame: object) -> None:
+        # uvicorn has no handler for SIGHUP (the terminal went away) and would die
+        # on the spot: ask it to stop cleanly instead, as for SIGTERM.
+        _signal_group(process, signal.SIGTERM if signum == signal.SIGHUP else signum)
+        if not deadline:
+            deadline.append(time.monotonic() + grace)
+
+    previous = {}
+    for signum in FORWARDED:
+        with contextlib.suppress(ValueError):  # not the main thread: no handlers
+            previous[signum] = signal.signal(signum, forward)
+    try:
+        while True:
+            try:
+                return process.wait(timeout=0.2)
+            except subprocess.TimeoutExpired:
+                if deadline and time.monotonic() > deadline[0]:
+                    _signal_group(process, signal.SIGKILL)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        # Workers or a reloaded child may still run after the server's main process ended.
+        _signal_group(process, signal.SIGKILL)
 
 
 def run_project(
@@ -166,9 +218,10 @@ def run_project(
     """Serve ``project`` until the server stops, and return the server's exit code.
 
     Dependencies and the port are checked before starting; ``on_start`` is
-    called with the interpreter just before the server starts. Ctrl-C reaches the
-    server (it shares our process group), which shuts down cleanly; we wait for
-    it and return its code.
+    called with the interpreter just before the server starts. Ctrl-C,
+    SIGTERM and SIGHUP sent to `run` reach every process of the server, which
+    shuts down cleanly (or is killed after a grace period): no server process
+    outlives `run`.
 
     Raises:
         MissingDependenciesError: The project's interpreter lacks dependencies.
@@ -180,15 +233,4 @@ def run_project(
     if on_start is not None:
         on_start(python)
     process = start_server(build_run_command(project, python, options), project.root)
-    while True:
-        try:
-            return process.wait()
-        except KeyboardInterrupt:
-            # The server got the same SIGINT; give it time to finish its
-            # shutdown, and stop it harder only if it does not.
-            try:
-                return process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.send_signal(signal.SIGTERM)
-            except KeyboardInterrupt:
-                process.send_signal(signal.SIGTERM)
+    return supervise(process)

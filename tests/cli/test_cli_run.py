@@ -16,6 +16,8 @@ class FakeServer:
     """Stands in for the uvicorn child process and records how it was started."""
 
     calls: ClassVar[list[tuple[list[str], Path]]] = []
+    # Above the largest pid Linux hands out: `run` signalling this "group" reaches nobody.
+    pid = 4_194_305
 
     def __init__(self, argv: list[str], cwd: Path) -> None:
         FakeServer.calls.append((argv, cwd))

@@ -40,3 +40,70 @@ def test_run_serves_health_and_stops_cleanly_on_ctrl_c(base_project: Path, reloa
             server.wait()
     assert server.returncode == 0, output
     assert f"http://127.0.0.1:{port}/health" in output
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Return the pids of live processes in process group ``pgid`` (from /proc)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        # After the command: state, ppid, pgrp, ...; zombies are already gone for good.
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+def _port_is_free(port: int) -> bool:
+    import socket
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+@pytest.mark.parametrize(
+    ("mode", "signum"),
+    [
+        ("--reload", signal.SIGINT),
+        ("--reload", signal.SIGTERM),
+        ("--reload", signal.SIGHUP),
+        ("--no-reload", signal.SIGTERM),
+        ("--workers=2", signal.SIGTERM),
+    ],
+    ids=["reload-INT", "reload-TERM", "reload-HUP", "no-reload-TERM", "workers-TERM"],
+)
+def test_a_signal_to_run_alone_stops_every_server_process(
+    base_project: Path, mode: str, signum: signal.Signals
+) -> None:
+    port = free_port()
+    wrapper = subprocess.Popen(
+        [sys.executable, "-m", "fastscaffold", "run", "--port", str(port), mode,
+         "--project", str(base_project)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert wait_for_http(f"http://127.0.0.1:{port}/health", timeout=60)[0] == 200
+        children = Path(f"/proc/{wrapper.pid}/task/{wrapper.pid}/children").read_text().split()
+        (server,) = map(int, children)
+        assert len(_group_members(server)) >= (2 if mode != "--no-reload" else 1)
+        # What systemd, Docker, a supervisor or `timeout` do: signal the wrapper's pid alone.
+        os.kill(wrapper.pid, signum)
+        output, _ = wrapper.communicate(timeout=30)
+    finally:
+        if wrapper.poll() is None:
+            wrapper.kill()
+            wrapper.wait()
+    # The server's own status: uvicorn stops cleanly, then exits 0 or (after SIGTERM
+    # without the reloader) by the signal it was given, which shells report as 128 + N.
+    stopped_by = signal.SIGTERM if signum == signal.SIGHUP else signum
+    assert wrapper.returncode in {0, 128 + stopped_by}, output
+    assert "Application shutdown complete" in output
+    assert _group_members(server) == []
+    assert _port_is_free(port)
