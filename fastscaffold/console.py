@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shlex
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path, PurePosixPath
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from fastscaffold.patterns import PatternChange
     from fastscaffold.plan import Plan
     from fastscaffold.project import Project
+    from fastscaffold.questions import Question
     from fastscaffold.runner import RunOptions
     from fastscaffold.update import CheckReport, RepairReport, UpdateResult
 
@@ -82,6 +83,26 @@ def progress_steps() -> Iterator[Callable[[str], None]]:
     finally:
         if current:
             current[0].stop()
+
+
+def ask_question(question: Question) -> str:
+    """Ask one question on the terminal; Enter takes the default, typing replaces it.
+
+    Ctrl-C raises KeyboardInterrupt (the CLI's boundary reports it); Ctrl-D too.
+    """
+    from rich.prompt import Prompt
+
+    try:
+        answer = Prompt.ask(
+            question.help,
+            console=err(),
+            default=question.default,
+            choices=list(question.choices) or None,
+            show_default=bool(question.default),
+        )
+    except EOFError:
+        raise KeyboardInterrupt from None
+    return str(answer)
 
 
 def print_plan_tree(plan: Plan, *, title: str) -> None:
@@ -320,6 +341,21 @@ def print_update(result: UpdateResult) -> None:
             f"[bold red]{len(result.conflicts)} conflict(s)[/]: resolve the marked regions "
             "(or .rej files), then run `fastscaffold check`."
         )
+
+
+def print_unresolved(markers: Sequence[str], rejects: Sequence[str]) -> None:
+    """Remind the user of conflicts an earlier update left to resolve."""
+    from rich.markup import escape
+
+    if not markers and not rejects:
+        return
+    left = [*markers, *rejects]
+    err().print(
+        f"[yellow]Still to resolve[/] from an earlier update ({len(left)}): "
+        + ", ".join(map(escape, left))
+        + ". Keep what you want, delete the markers (or the .rej files), then run "
+        "`fastscaffold check`."
+    )
 
 
 def print_check(report: CheckReport) -> None:

@@ -15,6 +15,7 @@ from fastscaffold._version import __version__
 from fastscaffold.errors import DestinationError, EnvironmentSetupError
 from fastscaffold.naming import ProjectNames, validate_project_name
 from fastscaffold.plan import Action, Plan, StagedFile, apply_plan, make_plan
+from fastscaffold.questions import Question, load_questions
 from fastscaffold.record import (
     PROJECT_UNIT,
     RECORD_DIR,
@@ -39,7 +40,9 @@ class NewOptions:
         name: The distribution name; the folder and package are derived from it.
         parent: The folder to create the project in.
         description: The project's one-line description (asked when None and interactive).
-        interactive: Whether the template may ask its questions on the terminal.
+        author: The author's name for the package metadata (asked when None and interactive).
+        python_version: The lowest Python version supported (asked when None and interactive).
+        interactive: Whether the questions not answered above are asked (through ``ask``).
         dry_run: Compute and return the plan but write nothing.
         force: Generate into an existing non-empty folder (nothing is deleted;
             replaced files are backed up under ``.fastscaffold/backup/``).
@@ -50,6 +53,8 @@ class NewOptions:
     name: str
     parent: Path
     description: str | None = None
+    author: str | None = None
+    python_version: str | None = None
     interactive: bool = False
     dry_run: bool = False
     force: bool = False
@@ -132,7 +137,7 @@ def _staging(parent: Path, name: str, *, dry_run: bool) -> Iterator[Path]:
         shutil.rmtree(staging, ignore_errors=True)
 
 
-def project_data(names: ProjectNames, description: str | None) -> dict[str, Any]:
+def project_data(names: ProjectNames, options: NewOptions) -> dict[str, Any]:
     """Return the answers ``new`` knows before asking anything."""
     data: dict[str, Any] = {
         "project_name": names.project,
@@ -140,9 +145,37 @@ def project_data(names: ProjectNames, description: str | None) -> dict[str, Any]
         "project_title": names.title,
         "image_name": names.image,
     }
-    if description is not None:
-        data["description"] = description
+    given = {
+        "description": options.description,
+        "author": options.author,
+        "python_version": options.python_version,
+    }
+    data.update({name: value for name, value in given.items() if value is not None})
     return data
+
+
+# Asks one question on a terminal and returns what was typed (the CLI supplies it).
+Ask = Callable[[Question], str]
+
+
+def ask_remaining(data: dict[str, Any], ask: Ask) -> dict[str, Any]:
+    """Ask every question ``data`` does not answer, again until the answer is acceptable.
+
+    A refused answer is asked again with the reason in front of the question.
+    """
+    answers = dict(data)
+    for question in load_questions(project_template()):
+        if question.name in answers:
+            continue
+        asked = question
+        while True:
+            value = ask(asked)
+            problem = question.problem(value, answers)
+            if problem is None:
+                answers[question.name] = value
+                break
+            asked = replace(question, help=f"{problem} {question.help}")
+    return answers
 
 
 def initial_state(
@@ -195,6 +228,7 @@ def new_project(
     *,
     progress: Progress | None = None,
     on_plan: Callable[[Plan], None] | None = None,
+    ask: Ask | None = None,
 ) -> NewResult:
     """Generate a new project; a failure or Ctrl-C leaves the destination as it was.
 
@@ -207,6 +241,8 @@ def new_project(
         progress: Called with a description before each long step.
         on_plan: Called with the plan after it is computed and before
             anything is written (e.g. to list the files ``force`` replaces).
+        ask: Asks one question and returns the answer typed; with
+            ``options.interactive``, every question not answered by the options.
 
     Raises:
         InvalidNameError: The name cannot be used.
@@ -221,11 +257,10 @@ def new_project(
     occupied = _check_destination(parent, destination, force=options.force, dry_run=options.dry_run)
     with _staging(parent, names.project, dry_run=options.dry_run) as staging:
         rendered = staging / "project"
-        answers = ask_answers(
-            project_template(),
-            project_data(names, options.description),
-            interactive=options.interactive,
-        )
+        data = project_data(names, options)
+        if options.interactive and ask is not None:
+            data = ask_remaining(data, ask)
+        answers = ask_answers(project_template(), data)
         state, added = initial_state(answers, options.patterns)
         files = render_new_project(state)
         plan = make_plan(destination, files)

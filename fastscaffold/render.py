@@ -92,13 +92,13 @@ def render_tree(folder: Path, data: Mapping[str, Any]) -> dict[str, StagedFile]:
     return files
 
 
-def ask_answers(template: Path, data: Mapping[str, Any], *, interactive: bool) -> dict[str, Any]:
-    """Ask the questions of a copier template (``copier.yml``) and return every answer.
+def ask_answers(template: Path, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Complete and check the answers to a copier template's questions (``copier.yml``).
 
-    Copier prompts for what ``data`` does not answer when ``interactive``
-    (otherwise every other question takes its default) and runs the
-    template's validators; it renders no files: the questionnaire is copied
-    beside an empty ``files/`` folder.
+    Questions ``data`` does not answer take their defaults (people are asked
+    beforehand, see fastscaffold.questions); copier runs the template's
+    validators and returns every answer. It renders no files: the
+    questionnaire is copied beside an empty ``files/`` folder.
 
     Raises:
         InvalidAnswerError: An answer failed the template's validation.
@@ -120,7 +120,7 @@ def ask_answers(template: Path, data: Mapping[str, Any], *, interactive: bool) -
                     str(questions),
                     Path(tmp) / "out",
                     data=dict(data),
-                    defaults=not interactive,
+                    defaults=True,
                     quiet=True,
                     overwrite=True,
                     cleanup_on_error=False,

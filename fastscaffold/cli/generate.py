@@ -18,6 +18,7 @@ def _is_interactive(no_input: bool) -> bool:
 
 @app.command(
     epilog="Examples: fastscaffold new orders-api | "
+    "fastscaffold new orders-api --no-input --author 'Jane Doe' --python 3.12 | "
     "fastscaffold new orders-api --dir ~/code --no-input --venv | "
     "fastscaffold new orders-api --dry-run"
 )
@@ -30,6 +31,20 @@ def new(
     ] = Path(),
     description: Annotated[
         str | None, typer.Option(help="One-line description (asked on a terminal if omitted).")
+    ] = None,
+    author: Annotated[
+        str | None,
+        typer.Option(
+            help="Author's name for the package metadata (asked on a terminal if omitted)."
+        ),
+    ] = None,
+    python_version: Annotated[
+        str | None,
+        typer.Option(
+            "--python",
+            help="Lowest Python version the project supports: 3.11, 3.12 or 3.13 "
+            "(asked on a terminal if omitted).",
+        ),
     ] = None,
     no_input: Annotated[
         bool, typer.Option("--no-input", help="Never ask; use defaults for unanswered questions.")
@@ -64,6 +79,8 @@ def new(
         name=name,
         parent=parent,
         description=description,
+        author=author,
+        python_version=python_version,
         interactive=interactive,
         dry_run=dry_run,
         force=force,
@@ -71,7 +88,12 @@ def new(
         patterns=_chosen_patterns(with_patterns, all_patterns, interactive=interactive),
     )
     with console.progress_steps() as progress:
-        result = new_project(options, progress=progress, on_plan=console.print_replacements)
+        result = new_project(
+            options,
+            progress=progress,
+            on_plan=console.print_replacements,
+            ask=console.ask_question,
+        )
     console.print_new_result(result)
 
 

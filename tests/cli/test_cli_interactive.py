@@ -11,7 +11,7 @@ import pytest
 
 from conftest import FIXTURE_PATTERNS
 
-CTRL_U = "\x15"  # clears the pre-filled default in the prompt's input line
+CTRL_C = "\x03"
 
 
 def test_new_asks_its_questions_on_a_terminal(tmp_path: Path) -> None:
@@ -25,12 +25,15 @@ def test_new_asks_its_questions_on_a_terminal(tmp_path: Path) -> None:
     try:
         child.expect("Patterns to add")
         child.send("\r")  # none
-        child.expect("description")
-        child.send(CTRL_U + "Sells things\r")
+        # The default is shown as a default: typing replaces it (nothing to clear first).
+        child.expect(r"description of the service \S*\(A FastAPI service\)")
+        child.sendline("Sells things")
         child.expect("Author")
-        child.send("Jane Doe\r")
-        child.expect("Lowest Python version")
-        child.send("\x1b[B\r")  # arrow down to 3.12
+        child.sendline("Jane Doe")
+        child.expect(r"Lowest Python version the project supports \S*\[3\.11/3\.12/3\.13\]")
+        child.sendline("3.9")  # not a choice: asked again
+        child.expect("Please select one of the available options")
+        child.sendline("3.12")
         child.expect("Created")
         child.expect(pexpect.EOF)
     finally:
@@ -105,3 +108,53 @@ def test_new_offers_a_pattern_checklist_on_a_terminal(tmp_path: Path) -> None:
     assert child.exitstatus == 0
     units = json.loads((tmp_path / "shop" / ".fastscaffold" / "record.json").read_text())["units"]
     assert set(units) == {"project", "counter", "greeting"}
+
+
+@pytest.mark.parametrize("at", ["description", "Author"])
+def test_ctrl_c_at_a_question_aborts_cleanly_and_writes_nothing(tmp_path: Path, at: str) -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "fastscaffold", "new", "shop", "--dir", str(tmp_path), "--with", ""],
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(40, 200),
+    )
+    try:
+        if at == "Author":
+            child.expect("description")
+            child.sendline("")
+        child.expect(at)
+        child.send(CTRL_C)
+        child.expect(pexpect.EOF)
+        output = child.before
+    finally:
+        child.close()
+    assert child.exitstatus == 130, output
+    assert "Aborted." in output and "Nothing was left half-written" in output
+    assert "AnswersMap" not in output and "bug in fastscaffold" not in output
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_refused_answer_is_asked_again_with_the_reason(tmp_path: Path) -> None:
+    child = pexpect.spawn(
+        sys.executable,
+        ["-m", "fastscaffold", "new", "shop", "--dir", str(tmp_path), "--with", "",
+         "--author", "Jo", "--python", "3.13"],
+        encoding="utf-8", timeout=60, dimensions=(40, 200),
+    )  # fmt: skip
+    try:
+        child.expect("description")
+        child.sendline('Say "hi"')
+        child.expect("cannot contain quotes")
+        child.sendline("Says hi")
+        child.expect("Created")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0
+    answers = json.loads((tmp_path / "shop" / ".fastscaffold" / "record.json").read_text())[
+        "units"
+    ]["project"]["answers"]
+    assert (answers["description"], answers["author"], answers["python_version"]) == (
+        "Says hi", "Jo", "3.13",
+    )  # fmt: skip
