@@ -20,6 +20,7 @@ and keeps its traceback.
     - ProjectStateError            .fastscaffold/ is damaged, missing or inconsistent
     - ProjectBehindError           a change needs the project updated to the templates first
     - PatternDefinitionError       a pattern a team wrote (FASTSCAFFOLD_PATTERNS_PATH) is broken
+    - FileSystemError              a file cannot be read or written (permissions, full disk, ...)
   + TemplateError                  a shipped template is broken (a bug in fastscaffold)
 """
 
@@ -80,12 +81,18 @@ class ProjectNotFoundError(UserError):
     """Raised when no fastscaffold project is found at or above a folder."""
 
     def __init__(self, *, start: Path) -> None:
-        super().__init__(
-            f"No fastscaffold project found at {start} or any folder above it "
-            "(looked for a pyproject.toml with a [tool.fastscaffold] table).",
-            "Run the command inside a generated project, pass --project PATH, "
-            "or create one with `fastscaffold new NAME`.",
-        )
+        if not start.exists():
+            super().__init__(
+                f"{start} does not exist.",
+                "Check the path given to --project (or the folder you are in).",
+            )
+        else:
+            super().__init__(
+                f"No fastscaffold project found at {start} or any folder above it "
+                "(looked for a pyproject.toml with a [tool.fastscaffold] table).",
+                "Run the command inside a generated project, pass --project PATH, "
+                "or create one with `fastscaffold new NAME`.",
+            )
         self.start = start
 
 
@@ -132,12 +139,22 @@ class EditedFilesError(UserError):
 
     def __init__(self, *, paths: Sequence[str], action: str) -> None:
         listed = "\n".join(f"  {path}" for path in paths)
+        if action.startswith("Removing"):
+            hint = (
+                "See the changes with --dry-run. --force goes ahead: files you edited are "
+                "deleted or regenerated, each after a backup under .fastscaffold/backup/."
+            )
+        else:
+            hint = (
+                "See the changes with --dry-run. --force goes ahead and still keeps your "
+                "versions: where a file of yours is in the way, the new one is written beside it "
+                "as FILE.new; a tool-owned file is regenerated and your copy saved under "
+                ".fastscaffold/backup/."
+            )
         super().__init__(
             f"{action} would change {len(paths)} file(s) you edited; "
             f"nothing was changed:\n{listed}",
-            "See the changes with --dry-run. --force goes ahead and still keeps your "
-            "versions: a pattern file you edited gets the new one beside it as FILE.new; "
-            "a tool-owned file is regenerated and your copy saved under .fastscaffold/backup/.",
+            hint,
         )
         self.paths = tuple(paths)
 
@@ -178,3 +195,29 @@ class PatternDefinitionError(UserError):
 
     The same problem in a pattern fastscaffold ships is a :class:`TemplateError`.
     """
+
+
+class FileSystemError(UserError):
+    """Raised when a file cannot be read or written; nothing was changed.
+
+    Args:
+        path: The file.
+        action: What was being done (``write``, ``delete``, ``read``).
+        reason: Why it failed, in words (the OS's message, or "it is read-only").
+    """
+
+    def __init__(self, *, path: Path, action: str, reason: str) -> None:
+        import shlex
+
+        quoted = shlex.quote(str(path))
+        if "read-only" in reason or "ermission" in reason or "not permitted" in reason:
+            hint = (
+                f"Make it writable for your user (chmod u+w {quoted}; for an immutable file, "
+                f"chattr -i {quoted}), or run the command as its owner; nothing was changed."
+            )
+        elif "space" in reason:
+            hint = "Free some disk space and run the command again; nothing was changed."
+        else:
+            hint = "Fix the cause and run the command again; nothing was changed."
+        super().__init__(f"Cannot {action} {path}: {reason}.", hint)
+        self.path = path

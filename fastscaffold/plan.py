@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
+from fastscaffold.errors import FileSystemError
+
 
 class Action(StrEnum):
     """What applying a plan does to one file."""
@@ -176,21 +178,46 @@ def apply_plan(plan: Plan) -> None:
     removed.
     """
     writes = plan.writes
+    _refuse_read_only(plan)
     new_dirs = _missing_parents(plan.root, (c.path for c in writes))
     done: list[FileChange] = []
+    current: FileChange | None = None
     try:
         for change in writes:
+            current = change
             target = plan.root / PurePosixPath(change.path)
             if change.action is Action.DELETE:
                 target.unlink()
             else:
                 atomic_write(target, change.new, executable=change.executable)
             done.append(change)
-    except BaseException:
+    except BaseException as exc:
         _roll_back(plan.root, done, new_dirs)
+        if isinstance(exc, OSError) and current is not None:
+            action = "delete" if current.action is Action.DELETE else "write"
+            raise FileSystemError(
+                path=plan.root / PurePosixPath(current.path),
+                action=action,
+                reason=exc.strerror or str(exc),
+            ) from None
         raise
     for change in plan.of(Action.DELETE):
         _remove_empty_parents(plan.root, plan.root / PurePosixPath(change.path))
+
+
+def _refuse_read_only(plan: Plan) -> None:
+    """Refuse to replace or delete a file its owner made read-only (root could, silently).
+
+    Raises:
+        FileSystemError: A file the plan changes has no write permission for its owner.
+    """
+    for change in plan.writes:
+        if change.action in (Action.UPDATE, Action.DELETE):
+            target = plan.root / PurePosixPath(change.path)
+            with contextlib.suppress(FileNotFoundError):
+                if not target.stat().st_mode & stat.S_IWUSR:
+                    action = "delete" if change.action is Action.DELETE else "write"
+                    raise FileSystemError(path=target, action=action, reason="it is read-only")
 
 
 def _remove_empty_parents(root: Path, path: Path) -> None:
@@ -201,14 +228,16 @@ def _remove_empty_parents(root: Path, path: Path) -> None:
 
 
 def _roll_back(root: Path, done: list[FileChange], new_dirs: list[Path]) -> None:
+    # Best effort, file by file: one file that cannot be put back must not stop the others.
     for change in reversed(done):
         target = root / PurePosixPath(change.path)
-        if change.action is Action.DELETE:
-            atomic_write(target, change.old or b"")
-        elif change.old is None:
-            target.unlink(missing_ok=True)
-        else:
-            atomic_write(target, change.old, executable=change.executable)
+        with contextlib.suppress(OSError):
+            if change.action is Action.DELETE:
+                atomic_write(target, change.old or b"")
+            elif change.old is None:
+                target.unlink(missing_ok=True)
+            else:
+                atomic_write(target, change.old, executable=change.executable)
     for folder in new_dirs:
         # Not empty or already gone: leave it rather than lose anything.
         with contextlib.suppress(OSError):

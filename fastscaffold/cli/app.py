@@ -3,12 +3,14 @@
 Each command (in the sibling modules) parses its options, calls one library function and hands the
 result to fastscaffold.console. The one error boundary is
 :class:`BoundaryGroup`: fastscaffold's own errors become a red message, a
-hint and their exit code; Ctrl-C exits 130; anything else is a bug and keeps
-its traceback (without local variables).
+hint and their exit code; Ctrl-C exits 130; an OS error no library code
+expected becomes one line too; anything else is a bug and keeps its
+traceback (without local variables).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -37,6 +39,15 @@ class BoundaryGroup(TyperGroup):
         except KeyboardInterrupt:
             console.err().print("[yellow]Aborted.[/] Nothing was left half-written.")
             raise typer.Exit(code=EXIT_INTERRUPTED) from None
+        except OSError as exc:
+            # The library turns the OS errors it expects into FileSystemError; this
+            # catches the rest (a folder made unreadable mid-command, ...): one line.
+            from fastscaffold.errors import FileSystemError
+
+            where = Path(exc.filename) if exc.filename else Path.cwd()
+            failure = FileSystemError(path=where, action="use", reason=exc.strerror or str(exc))
+            console.print_error(failure)
+            raise typer.Exit(code=failure.exit_code) from None
 
 
 app = typer.Typer(

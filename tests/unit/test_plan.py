@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from fastscaffold.errors import FileSystemError
 from fastscaffold.plan import Action, StagedFile, apply_plan, make_plan
 
 
@@ -61,7 +62,7 @@ def test_a_failed_apply_restores_everything_it_wrote(tmp_path: Path) -> None:
             "zz": StagedFile(b"cannot write a file over a folder\n"),
         },
     )
-    with pytest.raises(OSError):
+    with pytest.raises(FileSystemError, match="Is a directory"):
         apply_plan(plan)
     assert (tmp_path / "keep.txt").read_text() == "user content\n"
     assert not (tmp_path / "new").exists()
