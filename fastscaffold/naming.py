@@ -106,7 +106,14 @@ def validate_project_name(name: str) -> ProjectNames:
         )
     if len(name) > _MAX_LENGTH:
         raise InvalidNameError(name=name, reason=f"it is longer than {_MAX_LENGTH} characters")
-    if not name[0].isalpha() or not name[0].isascii():
+    if not name.isascii():
+        odd = ", ".join(repr(c) for c in dict.fromkeys(c for c in name if not c.isascii()))
+        raise InvalidNameError(
+            name=name,
+            reason=f"it contains characters outside ASCII ({odd}); distribution and package "
+            "names are ASCII",
+        )
+    if not name[0].isalpha():
         raise InvalidNameError(name=name, reason="it must start with a letter")
     if not _NAME_RE.match(name):
         raise InvalidNameError(

@@ -12,7 +12,7 @@ for conflict markers and ``.rej`` files left to resolve.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -143,6 +143,21 @@ def check_project(root: Path) -> CheckReport:
     for path in result.project_changes:
         if path not in behind and path not in result.side_files and not is_artefact(path):
             behind[path] = next(c.action.value for c in result.plan.writes if c.path == path)
+    markers, rejects = unresolved(root, tracked)
+    return CheckReport(
+        behind=dict(sorted(behind.items())),
+        markers=markers,
+        rejects=rejects,
+        manual_steps=result.manual_steps,
+    )
+
+
+def unresolved(root: Path, tracked: Iterable[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Return the tracked files that still hold conflict markers, and the leftover .rej files.
+
+    Only files fastscaffold tracks can hold them after an update, so only
+    those are read: a large data folder costs nothing.
+    """
     markers, rejects = [], []
     for path in tracked:
         target = root / PurePosixPath(path)
@@ -152,12 +167,7 @@ def check_project(root: Path) -> CheckReport:
             markers.append(path)
         if (root / PurePosixPath(f"{path}.rej")).is_file():
             rejects.append(f"{path}.rej")
-    return CheckReport(
-        behind=dict(sorted(behind.items())),
-        markers=tuple(sorted(markers)),
-        rejects=tuple(sorted(rejects)),
-        manual_steps=result.manual_steps,
-    )
+    return tuple(sorted(markers)), tuple(sorted(rejects))
 
 
 @dataclass(frozen=True)

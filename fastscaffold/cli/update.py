@@ -42,10 +42,14 @@ def update(
 ) -> None:
     """Merge the installed templates into the project, keeping your edits (no git needed)."""
     from fastscaffold import console
-    from fastscaffold.update import update_project
+    from fastscaffold.record import read_record
+    from fastscaffold.update import unresolved, update_project
 
-    result = update_project(_root(project), conflict=conflict, dry_run=dry_run)
+    root = _root(project)
+    result = update_project(root, conflict=conflict, dry_run=dry_run)
     console.print_update(result)
+    if not result.conflicts and not dry_run:
+        console.print_unresolved(*unresolved(root, read_record(root).files))
     if result.conflicts and not dry_run:
         raise typer.Exit(code=1)
 

@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -61,3 +62,18 @@ def test_help_does_not_import_the_heavy_modules() -> None:
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stderr
     assert completed.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_project_path_that_does_not_exist_says_so(runner: CliRunner, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere"
+    result = runner.invoke(app, ["check", "--project", str(missing)])
+    assert result.exit_code == 1
+    assert f"Error: {missing} does not exist." in result.output
+    assert "any folder above it" not in result.output
+
+
+def test_a_non_ascii_name_gets_the_real_reason(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["new", "ünï", "--dir", str(tmp_path), "--no-input"])
+    assert result.exit_code == 2
+    assert "characters outside ASCII ('ü', 'ï')" in result.output
+    assert "start with a letter" not in result.output

@@ -334,3 +334,15 @@ def test_removing_a_pattern_that_is_not_applied_is_a_no_op(
     assert code == 0, output
     assert "greeting is not applied: nothing to do." in output
     assert read_tree(project) == before
+
+
+def test_remove_refused_for_an_edited_file_explains_what_force_does(
+    runner: CliRunner, project: Path
+) -> None:
+    assert _invoke(runner, project, "add", "greeting")[0] == 0
+    wiring = project / WIRING
+    wiring.write_text(wiring.read_text() + "# mine\n")
+    code, output = _invoke(runner, project, "remove", "greeting")
+    assert code == 1
+    assert "FILE.new" not in output
+    assert "each after a backup under .fastscaffold/backup/" in output

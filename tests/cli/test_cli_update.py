@@ -188,3 +188,14 @@ def test_the_projects_own_tests_pass_after_an_update(runner: CliRunner, project:
         cwd=project, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_update_reminds_of_markers_an_earlier_update_left(
+    runner: CliRunner, project: Path
+) -> None:
+    _overlap(project)
+    assert _invoke(runner, project, "update")[0] == 1
+    code, output = _invoke(runner, project, "update")
+    assert code == 0
+    assert "Up to date" in output
+    assert f"Still to resolve from an earlier update (1): {ROUTER}" in output

@@ -16,6 +16,7 @@ from fastscaffold.naming import validate_project_name
 def test_valid_names_derive_package_and_title(name: str, package: str, title: str) -> None:
     names = validate_project_name(name)
     assert (names.project, names.package, names.title) == (name, package, title)
+    assert names.image == name.lower().replace(".", "-").replace("_", "-")
 
 
 @pytest.mark.parametrize(
@@ -30,7 +31,8 @@ def test_valid_names_derive_package_and_title(name: str, package: str, title: st
         ("1api", "start with a letter"),
         ("_api", "start with a letter"),
         ("-api", "start with a letter"),
-        ("émoji", "start with a letter"),
+        ("émoji", "characters outside ASCII ('é')"),
+        ("ünï", "characters outside ASCII ('ü', 'ï')"),
         ("my api", "only ASCII letters"),
         ("api-", "end with a letter or digit"),
         ("class", "keyword"),

@@ -59,11 +59,17 @@ class ApiVersions(BaseModel):
         """Return the version names, oldest first."""
         return sorted(self.versions, key=lambda name: int(name[1:]))
 
-    def successor(self, name: str) -> str | None:
-        """Return the version that replaces ``name`` (the next newer one)."""
+    def successor(self, name: str, on: date) -> str:
+        """Return the version clients of ``name`` should move to: the nearest newer one served.
+
+        Versions retired by ``on`` are passed over (a 410 must not point at another
+        410); the latest version is served by definition.
+        """
         names = self.ordered()
-        index = names.index(name)
-        return names[index + 1] if index + 1 < len(names) else None
+        for newer in names[names.index(name) + 1 :]:
+            if not self.versions[newer].is_retired(on):
+                return newer
+        return self.latest
 
 
 def load_versions(path: Path = VERSIONS_FILE) -> ApiVersions:
@@ -113,8 +119,9 @@ def enforce_lifecycle(name: str) -> Callable[[Request, Response], None]:
         clock: Callable[[], date] = getattr(state, "api_today", None) or today
         policy = versions.versions[name]
         headers = lifecycle_headers(policy)
-        if policy.is_retired(clock()):
-            successor = versions.successor(name) or versions.latest
+        now = clock()
+        if policy.is_retired(now):
+            successor = versions.successor(name, now)
             raise HTTPException(
                 status_code=410,
                 detail=f"API {name} has been retired; use /api/{successor}/ instead "
