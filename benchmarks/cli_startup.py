@@ -19,11 +19,25 @@ from pathlib import Path
 
 from benchmarks.harness import Figure, machine_details, render_table, scaled
 
-OURS = ["fastscaffold", "--help"]
+
+def _command(name: str) -> list[str] | None:
+    """Return how to run the console script ``name`` of the running interpreter's environment.
+
+    The script beside ``sys.executable`` first (the venv's, even when its bin
+    folder is not on PATH), then PATH; None when it is installed nowhere.
+    """
+    beside = Path(sys.executable).parent / name
+    if beside.is_file():
+        return [str(beside)]
+    found = shutil.which(name)
+    return [found] if found else None
+
+
+OURS = [*(_command("fastscaffold") or [sys.executable, "-m", "fastscaffold"]), "--help"]
 REFERENCES = {
-    "copier --help": ["copier", "--help"],
-    "cookiecutter --help": ["cookiecutter", "--help"],
-    "fastapi --help": ["fastapi", "--help"],
+    f"{name} --help": [*command, "--help"]
+    for name in ("copier", "cookiecutter", "fastapi")
+    if (command := _command(name)) is not None
 }
 
 
@@ -34,7 +48,7 @@ def _time_once(argv: list[str], cwd: Path | None = None) -> float:
 
 
 def _help_figures(runs: int) -> list[Figure]:
-    available = {name: argv for name, argv in REFERENCES.items() if shutil.which(argv[0])}
+    available = REFERENCES
     samples: dict[str, list[float]] = {"ours": [], **{name: [] for name in available}}
     for argv in [OURS, *available.values()]:
         _time_once(argv)  # warm the file cache once
