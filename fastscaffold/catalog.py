@@ -62,8 +62,35 @@ class Pattern:
         return self.manifest.name
 
     def usage(self) -> str:
-        """Return the pattern's USAGE document (Markdown)."""
-        return (self.folder / USAGE_FILE).read_text(encoding="utf-8")
+        """Return the pattern's USAGE document (Markdown), with its options appended."""
+        text = (self.folder / USAGE_FILE).read_text(encoding="utf-8")
+        return text if not self.manifest.options else f"{text.rstrip()}\n\n{self.options_table()}"
+
+    def options_table(self) -> str:
+        """Return the pattern's options as a Markdown table (what ``--set`` accepts)."""
+        lines = [
+            "## Options",
+            "",
+            f"Chosen when the pattern is added: `fastscaffold add {self.name} --set NAME=VALUE`"
+            " (they are recorded, and `update` keeps them).",
+            "",
+            "| option | type | default | allowed | meaning |",
+            "|---|---|---|---|---|",
+        ]
+        for name, option in sorted(self.manifest.options.items()):
+            allowed = ""
+            if option.choices:
+                allowed = ", ".join(option.choices)
+            elif option.min is not None or option.max is not None:
+                low = "" if option.min is None else str(option.min)
+                high = "" if option.max is None else str(option.max)
+                allowed = f"{low}..{high}"
+            elif option.regex:
+                allowed = f"`{option.regex}`"
+            lines.append(
+                f"| `{name}` | {option.type} | `{option.default}` | {allowed} | {option.help} |"
+            )
+        return "\n".join(lines) + "\n"
 
     def unit(self, options: Mapping[str, Any]) -> Unit:
         """Return the record's unit for this pattern applied with ``options`` (already typed)."""

@@ -12,7 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fastscaffold._version import __version__
-from fastscaffold.errors import DestinationError, EnvironmentSetupError
+from fastscaffold.errors import DestinationError, EnvironmentSetupError, InvalidAnswerError
 from fastscaffold.naming import ProjectNames, validate_project_name
 from fastscaffold.plan import Action, Plan, StagedFile, apply_plan, make_plan
 from fastscaffold.questions import Question, load_questions
@@ -48,6 +48,7 @@ class NewOptions:
             replaced files are backed up under ``.fastscaffold/backup/``).
         venv: Create ``.venv`` in the project and install it with its dev extra.
         patterns: Patterns to add to the new project (requirements are added too).
+        settings: ``--set`` values for the options of ``patterns``.
     """
 
     name: str
@@ -60,6 +61,7 @@ class NewOptions:
     force: bool = False
     venv: bool = False
     patterns: tuple[str, ...] = ()
+    settings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,22 +181,31 @@ def ask_remaining(data: dict[str, Any], ask: Ask) -> dict[str, Any]:
 
 
 def initial_state(
-    answers: dict[str, Any], patterns: tuple[str, ...]
+    answers: dict[str, Any], patterns: tuple[str, ...], settings: tuple[str, ...] = ()
 ) -> tuple[Record, tuple[str, ...]]:
     """Return the state of a new project with ``patterns`` (and what they require) applied.
 
     Raises:
         PatternError: An unknown or conflicting pattern.
+        InvalidAnswerError: An invalid ``--set`` value.
     """
     state = Record(generator_version=__version__)
     state.units[PROJECT_UNIT] = Unit(template=PROJECT_UNIT, version=__version__, answers=answers)
     if not patterns:
+        if settings:
+            raise InvalidAnswerError(
+                "--set needs a pattern to apply to.", "Add one with --with PATTERN or --all."
+            )
         return state, ()
     from fastscaffold.catalog import load_catalog, resolve_additions
+    from fastscaffold.patterns import parse_settings
 
     targets = resolve_additions(load_catalog(), patterns, [])
+    # Options are those of the patterns asked for (as with add), not of what they pull in.
+    given = parse_settings(settings, [t for t in targets if t.name in patterns])
     for pattern in targets:
-        state.units[pattern.name] = pattern.unit(pattern.manifest.resolve_options({}))
+        options = pattern.manifest.resolve_options(given.get(pattern.name, {}))
+        state.units[pattern.name] = pattern.unit(options)
     return state, tuple(t.name for t in targets)
 
 
@@ -261,7 +272,7 @@ def new_project(
         if options.interactive and ask is not None:
             data = ask_remaining(data, ask)
         answers = ask_answers(project_template(), data)
-        state, added = initial_state(answers, options.patterns)
+        state, added = initial_state(answers, options.patterns, options.settings)
         files = render_new_project(state)
         plan = make_plan(destination, files)
         backups = tuple(c.path for c in plan.of(Action.UPDATE))

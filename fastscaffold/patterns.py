@@ -90,7 +90,7 @@ def parse_settings(
         if not sep or not key:
             raise InvalidAnswerError(
                 f"--set {item!r} is not of the form key=value.",
-                "Write e.g. --set max_rooms=100 or --set websockets.max_rooms=100.",
+                "Write e.g. --set queue_size=128 or --set websockets.queue_size=128.",
             )
         pattern, dot, option = key.rpartition(".")
         if dot:

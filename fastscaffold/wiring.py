@@ -174,7 +174,10 @@ def render_patterns_doc(record: Record, rendered: Collection[str]) -> bytes | No
         settings = unit.wiring.settings
         if settings:
             lines += ["| setting | default | meaning |", "|---|---|---|"]
-            lines += [f"| `{s.name}` | `{s.default}` | {s.help} |" for s in settings]
+            lines += [
+                f"| `{s.name}` | `{setting_default(record, name, s.default)}` | {s.help} |"
+                for s in settings
+            ]
             lines.append("")
         doc = f"docs/{name}.md"
         if doc in rendered:
@@ -182,9 +185,22 @@ def render_patterns_doc(record: Record, rendered: Collection[str]) -> bytes | No
     return ("\n".join(lines).rstrip("\n") + "\n").encode("utf-8")
 
 
+def setting_default(record: Record, name: str, default: str) -> str:
+    """Return a setting's default as the pattern's options make it.
+
+    A manifest may write ``default = "{{ queue_size }}"``: a setting whose
+    default is a generation-time option shows the value chosen.
+    """
+    if "{" not in default:
+        return default
+    data = {**record.project_answers(), **record.units[name].answers}
+    return render_string(default, data, origin=f"the settings of {name}")
+
+
 def settings_lines(record: Record, name: str) -> list[str]:
     """Return the body of a pattern's managed block in ``.env.example``: its settings."""
     lines = []
     for setting in record.units[name].wiring.settings:
-        lines += [f"# {setting.help}", f"# {setting.name}={setting.default}"]
+        default = setting_default(record, name, setting.default)
+        lines += [f"# {setting.help}", f"# {setting.name}={default}"]
     return lines

@@ -20,6 +20,7 @@ def _is_interactive(no_input: bool) -> bool:
     epilog="Examples: fastscaffold new orders-api | "
     "fastscaffold new orders-api --no-input --author 'Jane Doe' --python 3.12 | "
     "fastscaffold new orders-api --dir ~/code --no-input --venv | "
+    "fastscaffold new orders-api --no-input --with tasks --set tasks.engine=taskiq | "
     "fastscaffold new orders-api --dry-run"
 )
 def new(
@@ -69,6 +70,14 @@ def new(
         typer.Option("--with", help="Patterns to add, comma-separated (see fastscaffold list)."),
     ] = None,
     all_patterns: Annotated[bool, typer.Option("--all", help="Add every pattern.")] = False,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="An option of a pattern added, as key=value or pattern.key=value (repeatable; "
+            "see fastscaffold show PATTERN).",
+        ),
+    ] = None,
 ) -> None:
     """Generate a new FastAPI project, ready to run, lint, type-check and test."""
     from fastscaffold import console
@@ -86,6 +95,7 @@ def new(
         force=force,
         venv=venv,
         patterns=_chosen_patterns(with_patterns, all_patterns, interactive=interactive),
+        settings=tuple(settings or ()),
     )
     with console.progress_steps() as progress:
         result = new_project(

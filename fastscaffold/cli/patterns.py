@@ -42,7 +42,7 @@ def _project_root(project: Path | None) -> Path:
 
 @app.command(
     epilog="Examples: fastscaffold add websockets | fastscaffold add tasks upload --dry-run | "
-    "fastscaffold add websockets --set ws.max_rooms=100"
+    "fastscaffold add websockets --set websockets.max_connections_per_room=100"
 )
 def add(
     patterns: Annotated[list[str], typer.Argument(help="Patterns to add (see fastscaffold list).")],

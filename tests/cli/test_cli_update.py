@@ -190,9 +190,7 @@ def test_the_projects_own_tests_pass_after_an_update(runner: CliRunner, project:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_update_reminds_of_markers_an_earlier_update_left(
-    runner: CliRunner, project: Path
-) -> None:
+def test_update_reminds_of_markers_an_earlier_update_left(runner: CliRunner, project: Path) -> None:
     _overlap(project)
     assert _invoke(runner, project, "update")[0] == 1
     code, output = _invoke(runner, project, "update")
