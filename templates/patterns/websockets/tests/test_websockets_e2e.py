@@ -14,29 +14,29 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
-import json
 import os
 import signal
 import socket
 import time
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+from websockets_e2e_support import (
+    MIB,
+    SERVER_ENV,
+    Client,
+    clients_on_both_workers,
+    presence,
+    wait_until,
+)
 
 from fastscaffold.creation import NewOptions, new_project
-from tests.services import RedisServer, ServedApp, serve_app
+from tests.services import RedisServer, serve_app
 
 pytestmark = pytest.mark.e2e
-
-MIB = 1024 * 1024
-# Rate limiting is off: one test client sends for the whole room.
-SERVER_ENV = {"REDIS_URL": "", "WS_RATE_LIMIT": "0", "LOG_LEVEL": "WARNING"}
 
 
 @pytest.fixture(scope="module")
@@ -44,65 +44,6 @@ def ws_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     parent = tmp_path_factory.mktemp("ws-e2e")
     options = NewOptions(name="ws-e2e", parent=parent, patterns=("websockets",))
     return new_project(options).destination
-
-
-class Client:
-    """A websockets client that records every frame in the background."""
-
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
-        self.frames: list[dict[str, Any]] = []
-        self.closed_with: int | None = None
-        self._reader = asyncio.create_task(self._read())
-
-    @classmethod
-    async def open(cls, url: str) -> Client:
-        ws = await connect(url, max_size=2 * MIB, compression=None, open_timeout=20)
-        client = cls(ws)
-        await wait_until(lambda: client.kinds().count("join") >= 1, 20, "own join frame")
-        return client
-
-    async def _read(self) -> None:
-        try:
-            async for raw in self.ws:
-                self.frames.append(json.loads(raw))
-        except ConnectionClosed:
-            pass
-        self.closed_with = self.ws.close_code
-
-    @property
-    def sender(self) -> str:
-        return str(self.frames[0]["sender"])
-
-    def kinds(self) -> list[str]:
-        return [frame["type"] for frame in self.frames]
-
-    def messages(self, prefix: str = "") -> list[str]:
-        return [
-            frame["data"]
-            for frame in self.frames
-            if frame["type"] == "message" and frame["data"].startswith(prefix)
-        ]
-
-    async def close(self) -> None:
-        await self.ws.close()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._reader
-
-
-async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` (bounded by ``timeout`` seconds); fail with ``what`` if it never holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def presence(served: ServedApp, room: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{served.url}/ws/rooms/{room}", timeout=10) as answer:
-        found: dict[str, Any] = json.loads(answer.read())
-    return found
 
 
 def open_stalled_client(port: int, path: str) -> socket.socket:
@@ -180,28 +121,6 @@ def test_a_stalled_client_neither_delays_the_room_nor_grows_memory(ws_project: P
     assert peak - baseline < 24 * MIB, f"peak RSS grew by {(peak - baseline) / MIB:.1f} MiB"
 
 
-def worker_of(ws: ClientConnection, server_port: int, workers: list[int]) -> int | None:
-    """Return the pid of the worker that holds the server side of ``ws``'s TCP connection."""
-    local_port = ws.local_address[1]
-    inode = None
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        ours, theirs = (int(address.split(":")[1], 16) for address in fields[1:3])
-        if ours == server_port and theirs == local_port:
-            inode = fields[9]
-            break
-    if inode is None:
-        return None
-    target = f"socket:[{inode}]"
-    for pid in workers:
-        with contextlib.suppress(OSError):
-            for fd in Path(f"/proc/{pid}/fd").iterdir():
-                with contextlib.suppress(OSError):
-                    if str(fd.readlink()) == target:
-                        return pid
-    return None
-
-
 def test_two_workers_share_rooms_through_redis_and_survive_a_restart(
     ws_project: Path, redis_server: RedisServer
 ) -> None:
@@ -210,18 +129,8 @@ def test_two_workers_share_rooms_through_redis_and_survive_a_restart(
 
         async def scenario() -> None:
             url = f"{served.ws_url}/ws/multi"
-            by_worker: dict[int, list[Client]] = {}
-            clients: list[Client] = []
+            by_worker, clients = await clients_on_both_workers(served, url, per_worker=2)
             try:
-                for _ in range(40):  # the kernel spreads connections over both workers
-                    client = await Client.open(url)
-                    clients.append(client)
-                    pid = worker_of(client.ws, served.port, served.pids()[1:])
-                    if pid is not None:
-                        by_worker.setdefault(pid, []).append(client)
-                    if len(by_worker) == 2 and min(map(len, by_worker.values())) >= 2:
-                        break
-                assert len(by_worker) == 2, f"all clients landed on one worker: {by_worker}"
                 first, second = (group[0] for group in by_worker.values())
 
                 # Clients on both workers get every message, from either worker, all in

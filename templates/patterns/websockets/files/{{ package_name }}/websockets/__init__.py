@@ -3,7 +3,7 @@
 - `hub`: the rooms of this worker, one bounded queue and one writer task per
   connection, and the lifespan that starts them.
 - `backplane`: how a message reaches every worker: in-process by default,
-  Redis pub/sub when REDIS_URL is set.
+  one Redis stream per room when REDIS_URL is set; presence and admission.
 - `router`: `WS /ws/{room_id}` and `GET /ws/rooms/{room_id}` (presence).
 - `security`: the Origin check and the authentication hook.
 - `settings`: the WS_* settings.

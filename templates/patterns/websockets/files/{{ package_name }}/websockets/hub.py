@@ -6,6 +6,10 @@ one writer task, the only code that sends on its socket. A client whose
 queue is full (it stopped reading, or reads too slowly) is removed from its
 room at once and closed with 1013 (Try Again Later): one slow client can
 neither delay the others nor make the server buffer without bound.
+
+A connection's life: `Hub.admit` reserves its place in the room (atomically
+on every worker, see WS_MAX_CONNECTIONS_PER_ROOM), `Hub.serve` announces its
+`join`, runs it and announces its `leave`.
 """
 
 import asyncio
@@ -14,12 +18,13 @@ import logging
 import secrets
 import signal
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from types import FrameType
 from typing import Any, Protocol
 
 from fastapi import FastAPI
+from redis.asyncio import Redis
 from starlette.websockets import WebSocketDisconnect
 
 from ..redis_client import get_redis
@@ -78,6 +83,7 @@ class Connection:
         self.sending_since: float | None = None  # loop time the current send started
         self._ending = asyncio.Event()
         self.finished = asyncio.Event()
+        self.published = 0  # messages sent so far: numbers them, so a retry is recognised
 
     @property
     def ending(self) -> bool:
@@ -124,12 +130,13 @@ class Connection:
             finally:
                 self.sending_since = None
 
-    async def run(self, read: Reader) -> None:
+    async def run(self, read: Reader, stopped: Callable[[], Awaitable[None]] | None = None) -> None:
         """Write queued frames and run ``read`` until either stops or `end` is called.
 
-        Then close the socket with the code given to `end`, if any; a socket that
-        is gone or stalled is given up on after `CLOSE_TIMEOUT` seconds. Never
-        raises for a socket that went away.
+        Then await ``stopped`` (the hub announces the `leave` there, so that a
+        stalled close does not delay it), and close the socket with the code
+        given to `end`, if any; a socket that is gone or stalled is given up on
+        after `CLOSE_TIMEOUT` seconds. Never raises for a socket that went away.
         """
         tasks = [
             asyncio.create_task(self._write()),
@@ -151,6 +158,8 @@ class Connection:
                 logger.error("WebSocket connection %s failed", self.sender, exc_info=failure)
                 self.end(1011, "internal error")
         self.end(None)  # the client went away, if nothing else ended it
+        if stopped is not None:
+            await stopped()
         if self.close_code is not None:
             with contextlib.suppress(TimeoutError, *GONE):
                 async with asyncio.timeout(CLOSE_TIMEOUT):
@@ -194,24 +203,46 @@ class Hub:
                     conn.end(TRY_AGAIN_LATER, "too slow: send timed out")
                     self._discard(conn)
 
-    def connection(self, socket: Socket, room: str, identity: str | None = None) -> Connection:
-        """Return a new connection to ``room`` with a unique sender id (not joined yet)."""
+    async def admit(
+        self, socket: Socket, room: str, identity: str | None = None
+    ) -> Connection | None:
+        """Return a new connection to ``room`` with its place reserved, or None if the room is full.
+
+        The check and the reservation are one atomic step on every worker, so
+        concurrent newcomers never exceed WS_MAX_CONNECTIONS_PER_ROOM. Serve the
+        connection (`serve`) or give its place back (`release`).
+
+        Raises:
+            BackplaneUnavailableError: Redis is unreachable; nothing was reserved.
+        """
         token = secrets.token_hex(4)
-        return Connection(
+        conn = Connection(
             socket,
             room,
             f"{identity}#{token}" if identity else token,
             queue_size=self.settings.ws_queue_size,
             send_timeout=self.settings.ws_send_timeout,
         )
+        limit = self.settings.ws_max_connections_per_room
+        if not await self.backplane.admit(room, conn.sender, limit):
+            return None
+        return conn
+
+    async def release(self, conn: Connection) -> None:
+        """Give back the place of an admitted connection that will not be served."""
+        await self.backplane.release(conn.room, conn.sender)
 
     async def serve(self, conn: Connection, read: Reader) -> None:
-        """Join ``conn`` to its room, run it (see `Connection.run`), and leave."""
+        """Join ``conn`` (from `admit`) to its room, run it (see `Connection.run`), and leave.
+
+        The `leave` is announced as soon as the connection stops, before its close
+        handshake (which a stalled client can make last `CLOSE_TIMEOUT` seconds).
+        """
         self._running.add(conn)
         try:
             await self.join(conn)
-            await conn.run(read)
-        finally:
+            await conn.run(read, stopped=lambda: self.leave(conn))
+        finally:  # leaving twice is harmless: the second time finds nobody
             try:
                 await self.leave(conn)
             finally:
@@ -219,21 +250,16 @@ class Hub:
                 conn.finished.set()
 
     async def join(self, conn: Connection) -> None:
-        """Add ``conn`` to its room and announce it with a `join` frame."""
-        members = self.rooms.setdefault(conn.room, {})
-        members[conn.sender] = conn
-        if len(members) == 1:
-            await self.backplane.room_changed(conn.room)
-        await self.backplane.add_member(conn.room, conn.sender)
+        """Add ``conn`` to its room here and announce it with a `join` frame."""
+        self.rooms.setdefault(conn.room, {})[conn.sender] = conn
         await self.announce(conn.room, "join", conn.sender)
 
     async def leave(self, conn: Connection) -> None:
         """Remove ``conn`` from its room (deleted when empty) and announce a `leave` frame."""
         self._discard(conn)
-        if conn.room not in self.rooms:
-            await self.backplane.room_changed(conn.room)
-        await self.backplane.remove_member(conn.room, conn.sender)
-        await self.announce(conn.room, "leave", conn.sender)
+        await self.backplane.leave(
+            conn.room, conn.sender, encode_body("leave", conn.room, conn.sender, None)
+        )
 
     def _discard(self, conn: Connection) -> None:
         members = self.rooms.get(conn.room)
@@ -242,16 +268,23 @@ class Hub:
             if not members:
                 del self.rooms[conn.room]
 
-    async def publish(self, room: str, kind: Kind, sender: str, data: str | None) -> None:
+    async def publish(
+        self, room: str, kind: Kind, sender: str, data: str | None, *, number: int = 0
+    ) -> None:
         """Send a frame to every member of ``room``, on every worker.
 
+        ``number`` is the sender's message count (from 1, see `Connection.published`):
+        a retry of a message Redis already took is then not published twice.
+
         Raises:
-            BackplaneUnavailableError: Redis is unreachable; the frame was not sent.
+            BackplaneUnavailableError: Redis stayed unreachable for WS_PUBLISH_TIMEOUT
+                seconds; the frame was not sent.
         """
-        await self.backplane.publish(room, encode_body(kind, room, sender, data))
+        body = encode_body(kind, room, sender, data)
+        await self.backplane.publish(room, body, sender=sender, number=number)
 
     async def announce(self, room: str, kind: Kind, sender: str) -> None:
-        """Publish a `join` or `leave` frame; if the backplane is down, log it and go on."""
+        """Publish a frame without data (a `join`); if the backplane is down, log it and go on."""
         try:
             await self.publish(room, kind, sender, None)
         except BackplaneUnavailableError as exc:
@@ -268,6 +301,11 @@ class Hub:
         dropped = [conn for conn in members.values() if not conn.offer(frame)]
         for conn in dropped:
             self._discard(conn)
+
+    @property
+    def running(self) -> bool:
+        """Whether any connection is being served."""
+        return bool(self._running)
 
     def end_all(self, code: int = GOING_AWAY, reason: str = "server shutting down") -> None:
         """Ask every connection to close with ``code`` (does not wait)."""
@@ -298,21 +336,43 @@ def get_hub(app: FastAPI) -> Hub:
 
 
 def _close_first_on_exit(hub: Hub) -> Callable[[], None]:
-    """Close sockets with 1001 as soon as the server is told to stop; return an undo function.
+    """Close sockets with 1001 before the server closes them itself; return an undo function.
 
-    uvicorn closes open sockets with 1012 itself before the lifespan ends; this
-    hook, chained in front of the server's SIGTERM/SIGINT handlers, sends 1001
-    first. It is installed only when the server runs its own Python handlers
-    in the main thread; the lifespan's shutdown closes what is left with 1001.
+    As soon as uvicorn sees SIGTERM/SIGINT it closes open sockets itself, with
+    1012. This hook, chained in front of its handlers, asks every connection
+    to close with 1001 and passes the signal on only once they have finished
+    (at most `CLOSE_TIMEOUT` seconds later), so 1001 always comes first. A
+    second signal is passed on at once (a second Ctrl+C forces uvicorn out).
+    It is installed only when the server runs its own Python handlers in the
+    main thread; the lifespan's shutdown closes what is left with 1001.
     """
     if threading.current_thread() is not threading.main_thread():
         return lambda: None
     loop = asyncio.get_running_loop()
     previous: dict[int, Callable[[int, FrameType | None], object]] = {}
+    closing: set[asyncio.Task[None]] = set()
+    signalled = False
+
+    async def close_then_pass_on(signum: int, frame: FrameType | None) -> None:
+        try:
+            await hub.close_all(timeout=CLOSE_TIMEOUT)
+        finally:
+            previous[signum](signum, frame)
+
+    def start_closing(signum: int, frame: FrameType | None) -> None:
+        task = loop.create_task(close_then_pass_on(signum, frame), name="ws-close-on-exit")
+        closing.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(closing.discard)
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        loop.call_soon_threadsafe(hub.end_all)
-        previous[signum](signum, frame)
+        nonlocal signalled
+        if signalled or not hub.running:
+            previous[signum](signum, frame)
+            return
+        signalled = True
+        # A signal handler may run in the middle of the loop's own code: only
+        # call_soon_threadsafe is safe here.
+        loop.call_soon_threadsafe(start_closing, signum, frame)
 
     for signum in (signal.SIGTERM, signal.SIGINT):
         current = signal.getsignal(signum)
@@ -329,21 +389,37 @@ def _close_first_on_exit(hub: Hub) -> Callable[[], None]:
 
 
 @asynccontextmanager
-async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Start the hub (on Redis when the redis block has a client) and close it at shutdown."""
-    hub = Hub(WebSocketSettings())
-    redis = get_redis(app)
+async def running_hub(
+    settings: WebSocketSettings, redis: Redis | None = None
+) -> AsyncIterator[Hub]:
+    """Run a hub (on Redis when ``redis`` is given) until the block ends, then close it.
+
+    On the way out every connection is closed with 1001 and announces its
+    `leave`, then the backplane stops.
+    """
+    hub = Hub(settings)
     if redis is not None:
         hub.backplane = RedisBackplane(redis, hub)
     await hub.backplane.start()
     hub.start()
-    app.state.ws_hub = hub
-    undo = _close_first_on_exit(hub)
     try:
-        yield
+        yield hub
     finally:
-        undo()
         await hub.close_all()
         await hub.stop()
         await hub.backplane.stop()
-        app.state.ws_hub = None
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Start the hub (on Redis when the redis block has a client) and close it at shutdown."""
+    try:
+        async with running_hub(WebSocketSettings(), get_redis(app)) as hub:
+            app.state.ws_hub = hub
+            undo = _close_first_on_exit(hub)
+            try:
+                yield
+            finally:
+                undo()
+    finally:
+        app.state.ws_hub = None  # only once every socket is closed

@@ -49,14 +49,6 @@ class TokenBucket:
         return True
 
 
-async def _room_is_full(hub: Hub, room: str) -> bool:
-    try:
-        present = await hub.backplane.count(room)
-    except BackplaneUnavailableError:
-        present = len(hub.rooms.get(room, {}))  # Redis is down: count this worker's only
-    return present >= hub.settings.ws_max_connections_per_room
-
-
 async def _read(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
     """Publish the client's text frames until it leaves or breaks a limit."""
     settings = hub.settings
@@ -83,8 +75,11 @@ async def _read(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
         if bucket is not None and not bucket.take():
             conn.offer(error_frame(conn.room, "rate limit exceeded: message dropped"))
             continue
+        conn.published += 1
         try:
-            await hub.publish(conn.room, "message", conn.sender, text)
+            # Waits (up to WS_PUBLISH_TIMEOUT) while Redis is away: this client's
+            # next messages wait too, so they keep their order.
+            await hub.publish(conn.room, "message", conn.sender, text, number=conn.published)
         except BackplaneUnavailableError as exc:
             logger.warning("Message from %s in room %s not sent: %s", conn.sender, conn.room, exc)
             conn.offer(error_frame(conn.room, "message not delivered: try again"))
@@ -96,7 +91,8 @@ async def room_socket(websocket: WebSocket, room_id: str) -> None:
 
     Each text frame the client sends is a message to the room; the server
     sends JSON frames (see `frames`). Refused before the handshake (HTTP 403):
-    an invalid room id, a foreign Origin, an authentication failure, a full room.
+    an invalid room id, a foreign Origin, an authentication failure, a full room
+    (counted on every worker), Redis unreachable.
     """
     hub = get_hub(websocket.app)
     if not ROOM_ID.fullmatch(room_id):
@@ -106,11 +102,21 @@ async def room_socket(websocket: WebSocket, room_id: str) -> None:
         await websocket.close(status.WS_1008_POLICY_VIOLATION, "origin not allowed")
         return
     identity = await authenticate(websocket)
-    if await _room_is_full(hub, room_id):
+    try:
+        conn = await hub.admit(websocket, room_id, identity)
+    except BackplaneUnavailableError as exc:
+        # Without Redis the room can neither count its members nor carry messages.
+        logger.warning("Refused a client of room %s: %s", room_id, exc)
+        await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "service unavailable")
+        return
+    if conn is None:
         await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "room is full")
         return
-    await websocket.accept()
-    conn = hub.connection(websocket, room_id, identity)
+    try:
+        await websocket.accept()
+    except BaseException:
+        await hub.release(conn)  # the handshake failed: give the place back
+        raise
     await hub.serve(conn, lambda: _read(websocket, conn, hub))
 
 
