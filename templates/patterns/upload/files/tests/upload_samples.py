@@ -72,7 +72,13 @@ SAMPLES = {
 
 
 def use_temporary_storage(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Point the upload folder at ``tmp_path``; return it (the database is the test's own)."""
+    """Point the upload folder at ``tmp_path``; return it (the database is the test's own).
+
+    The limit and the types are the pattern's own defaults, whatever options the
+    project chose: the tests are written against those.
+    """
+    monkeypatch.setenv("UPLOAD_MAX_BYTES", str(5 * 1024 * 1024))
+    monkeypatch.setenv("UPLOAD_ALLOWED_TYPES", "image/jpeg,image/png,application/pdf")
     monkeypatch.setenv("UPLOAD_DIR", str(tmp_path / "uploads"))
     return tmp_path / "uploads"
 
