@@ -1,55 +1,517 @@
-"""The taskiq engine: Redis streams with acknowledgements, JSON only, results that expire.
+"""The taskiq engine: task ids over a Redis stream that heals itself.
 
-taskiq carries only task ids: the task's params, status and progress stay in
-the job store, so the HTTP API reads the same data whichever engine runs jobs.
+The database is the source of truth; a stream message only tells a worker
+which task to claim. The claim (an atomic UPDATE with a lease) decides who
+runs a task, so a duplicate message is harmless: it finds the task claimed
+or finished and is dropped. That lets every recovery below err on the side
+of sending again:
+
+- A worker reads one message per free slot (XREADGROUP COUNT 1), claims the
+  task, and only then acknowledges the message (XACK). Messages never pile
+  up in a worker that cannot run them yet.
+- A message a worker received but never acknowledged (it died between
+  reading and claiming) goes to another worker once it has been idle for
+  ``TASKS_RECLAIM_IDLE_SECONDS``: each worker looks for such messages on a
+  timer (XAUTOCLAIM), whether or not new messages arrive.
+- Redis unreachable: the worker backs off and tries again, logging each
+  attempt; it never exits for it. A consumer group Redis lost (NOGROUP,
+  after a restart without persistence) is created again from the start of
+  the stream, so nothing sent meanwhile is skipped.
+- ``XADD ... MAXLEN ~ TASKS_STREAM_MAXLEN`` bounds the stream. A queued
+  task whose entry is gone (trimmed, or Redis restarted without its data)
+  is sent again by the reaper: :meth:`TaskStream.lost` tells which.
+- A worker that stops gracefully hands back the messages it holds and
+  leaves the group; the consumers of dead workers are removed once idle.
+
+Every key lives under :func:`~..redis_client.key_prefix`. Results stay in
+the database: nothing is written to Redis besides the stream.
 """
 
-from collections.abc import Awaitable, Callable, Coroutine
+import asyncio
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from collections import deque
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable
 from typing import Any
 
-from taskiq import AsyncBroker, AsyncTaskiqDecoratedTask
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+from taskiq import AckableMessage, AsyncBroker, BrokerMessage, Context, TaskiqDepends, TaskiqMessage
 from taskiq.serializers import JSONSerializer
-from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+from taskiq_redis import RedisStreamBroker
 
-from .settings import TasksSettings
+from ..redis_client import key_prefix
+from .settings import LEAVE_SECONDS, TasksSettings
+
+logger = logging.getLogger(__name__)
 
 TASK_NAME = "tasks.run"
 
-RunTask = AsyncTaskiqDecoratedTask[[str], Coroutine[Any, Any, str]]
+# What Redis being away looks like (stopped, restarting, loading its data,
+# the network cut): worth waiting for, unlike a bug.
+UNREACHABLE: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError, OSError)
+
+# How long one XREADGROUP waits for a message; also how late a worker may
+# notice that the reclaim timer is due, at most.
+READ_BLOCK_MS = 2000
+# Above READ_BLOCK_MS, so that a blocking read is not mistaken for a dead server.
+SOCKET_TIMEOUT = 10.0
+
+# taskiq injects the message's context (to acknowledge it) into a parameter
+# whose default is this marker.
+CONTEXT: Context = TaskiqDepends()
+
+Acknowledge = Callable[[], Awaitable[None]]
+Execute = Callable[[str, Acknowledge | None], Awaitable[str]]
+Send = Callable[[str], Awaitable[object]]
 
 
-def create_broker(redis_url: str, settings: TasksSettings) -> RedisStreamBroker:
-    """Return a broker on Redis streams for ``settings``.
+def stream_name(settings: TasksSettings) -> str:
+    """Return the stream's key: the app's Redis prefix, then ``TASKS_QUEUE_NAME``."""
+    return f"{key_prefix()}:{settings.queue_name}"
 
-    - ``RedisStreamBroker`` acknowledges a message only after the task ran, so
-      a worker killed mid-task does not lose it (the list and pub/sub brokers
-      would);
-    - messages and results are JSON: taskiq-redis's default result serializer
-      is pickle, which would let anyone who can write to Redis run code here;
-    - results expire after ``TASKS_RESULT_TTL_SECONDS``.
+
+def parse_id(value: bytes | str) -> tuple[int, int]:
+    """Return a stream entry id (``"1700000000000-3"``) as a comparable pair."""
+    text = value.decode() if isinstance(value, bytes) else value
+    milliseconds, _, sequence = text.partition("-")
+    return int(milliseconds), int(sequence or 0)
+
+
+def classify(
+    message_ids: Iterable[str],
+    *,
+    first: bytes | str | None,
+    last: bytes | str,
+    delivered: bytes | str | None,
+) -> tuple[set[str], set[str]]:
+    """Split entry ids into those gone from the stream and those already delivered.
+
+    Ids only grow within one stream and nothing deletes entries from its
+    middle, so an entry is gone exactly when it is older than the first
+    entry (trimmed), or newer than the last id the stream ever generated, or
+    the stream is empty (both: Redis restarted without its data).
+
+    Args:
+        message_ids: Entry ids of queued tasks.
+        first: The stream's first entry id (None when the stream is empty).
+        last: The last id the stream generated.
+        delivered: The consumer group's last delivered id (None: no group
+            yet; it is created from the stream's start, so nothing is delivered).
+
+    Returns:
+        The ids gone, and the ids still there but delivered to a worker
+        already: those are lost too unless a worker still holds them.
     """
-    backend: RedisAsyncResultBackend[str] = RedisAsyncResultBackend(
+    gone: set[str] = set()
+    seen: set[str] = set()
+    low = None if first is None else parse_id(first)
+    high = parse_id(last)
+    upto = None if delivered is None else parse_id(delivered)
+    for message_id in message_ids:
+        key = parse_id(message_id)
+        if low is None or key < low or key > high:
+            gone.add(message_id)
+        elif upto is not None and key <= upto:
+            seen.add(message_id)
+    return gone, seen
+
+
+class Backoff:
+    """Growing delays between attempts to reach Redis: 0.1 s, doubling, at most 5 s, jittered."""
+
+    def __init__(self, first: float = 0.1, cap: float = 5.0) -> None:
+        self.first = first
+        self.cap = cap
+        self.attempts = 0
+
+    def next_delay(self) -> float:
+        """Return how long to wait before the next attempt (and count this one)."""
+        delay = min(self.cap, self.first * 2.0**self.attempts)
+        self.attempts += 1
+        # Jitter, so that the workers of a fleet do not all knock at once.
+        return delay * random.uniform(0.8, 1.0)
+
+    def reset(self) -> None:
+        """Start again from the shortest delay (Redis answered)."""
+        self.attempts = 0
+
+
+def consumer_name() -> str:
+    """Return a consumer name unique to this process, telling where it runs (XINFO CONSUMERS)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class TaskStream(RedisStreamBroker):
+    """A taskiq broker on one Redis stream and consumer group, with the recoveries above.
+
+    Its own :meth:`listen` replaces taskiq-redis's, which fetched 100
+    messages at a time, reclaimed stale ones only after a read that
+    returned messages (and only after ten minutes), and stopped the worker
+    on the first NOGROUP.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        stream: str,
+        group: str,
+        maxlen: int,
+        reclaim_idle_seconds: float,
+        reclaim_interval: float,
+        reclaim_batch: int,
+        connect_timeout: float,
+        prune_idle_seconds: float | None = None,
+    ) -> None:
+        super().__init__(
+            url,
+            queue_name=stream,
+            consumer_group_name=group,
+            consumer_name=consumer_name(),
+            # The start of the stream: a group created after messages were
+            # sent (Redis restarted and the API sent first) still gets them.
+            consumer_id="0",
+            mkstream=True,
+            xread_block=READ_BLOCK_MS,
+            maxlen=maxlen,
+            approximate=True,
+            idle_timeout=max(1, int(reclaim_idle_seconds * 1000)),
+            unacknowledged_batch_size=max(1, reclaim_batch),
+            xread_count=1,
+            # The connections' own settings: bounded waits, and one immediate
+            # retry on a fresh connection (after a Redis restart the pooled
+            # ones are dead; the first use of each would fail otherwise).
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=SOCKET_TIMEOUT,
+            socket_keepalive=True,
+            health_check_interval=30,
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        )
+        self.reclaim_interval = reclaim_interval
+        # A consumer with nothing pending and idle this long belongs to a
+        # worker that died (or is busy with long jobs: XREADGROUP recreates
+        # its consumer on its next read, so removing it costs nothing).
+        self.prune_idle_ms = int(
+            1000 * (prune_idle_seconds or max(600.0, 20 * reclaim_idle_seconds))
+        )
+        self._group_name = group.encode()
+        self._consumer = self.consumer_name.encode()
+        self._listening = False
+
+    # Sending
+
+    async def send(self, task_id: str) -> str:
+        """Append a message for the task ``task_id``; return its entry id."""
+        message = TaskiqMessage(
+            task_id=task_id, task_name=TASK_NAME, labels={}, args=[task_id], kwargs={}
+        )
+        return await self._append(self.formatter.dumps(message).message)
+
+    async def kick(self, message: BrokerMessage) -> None:
+        """Append a message sent with taskiq's ``kiq`` (bounded like :meth:`send`)."""
+        await self._append(message.message)
+
+    async def _append(self, data: bytes) -> str:
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            entry_id = await redis.xadd(
+                self.queue_name, {b"data": data}, maxlen=self.maxlen, approximate=True
+            )
+        return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
+
+    async def lost(self, message_ids: Collection[str]) -> set[str]:
+        """Return those of ``message_ids`` whose entry will never reach a worker.
+
+        Gone from the stream (see :func:`classify`), or delivered and
+        acknowledged although its task is still queued. An entry that a
+        worker holds unacknowledged is not lost: it is reclaimed on the timer.
+        """
+        if not message_ids:
+            return set()
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            try:
+                info = await redis.xinfo_stream(self.queue_name)
+            except ResponseError as exc:
+                if "no such key" in str(exc).lower():
+                    return set(message_ids)
+                raise
+            groups = await redis.xinfo_groups(self.queue_name)
+            ours = [group for group in groups if group["name"] == self._group_name]
+            delivered = ours[0]["last-delivered-id"] if ours else None
+            first_entry = info.get("first-entry")
+            gone, seen = classify(
+                message_ids,
+                first=first_entry[0] if first_entry else None,
+                last=info["last-generated-id"],
+                delivered=delivered,
+            )
+            if seen:
+                ordered = sorted(seen)
+                pipe = redis.pipeline(transaction=False)
+                for message_id in ordered:
+                    pipe.xpending_range(
+                        self.queue_name,
+                        self.consumer_group_name,
+                        min=message_id,
+                        max=message_id,
+                        count=1,
+                    )
+                replies = await pipe.execute()
+                gone |= {mid for mid, pending in zip(ordered, replies, strict=True) if not pending}
+        return gone
+
+    # Receiving
+
+    async def _declare_consumer_group(self) -> None:
+        # At start-up: a worker started while Redis is away waits for it in
+        # listen() instead of failing here.
+        try:
+            async with Redis(connection_pool=self.connection_pool) as redis:
+                await self._create_group(redis)
+        except UNREACHABLE as exc:
+            logger.warning("Redis is unreachable (%s): the stream is set up once it answers", exc)
+
+    async def _create_group(self, redis: Redis) -> None:
+        try:
+            await redis.xgroup_create(
+                self.queue_name, self.consumer_group_name, id=self.consumer_id, mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+            return
+        logger.info(
+            "created the consumer group %s of the task stream %s (from its start)",
+            self.consumer_group_name,
+            self.queue_name,
+        )
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        """Yield messages one at a time, each when the receiver has a free slot.
+
+        Never ends on its own: Redis errors are waited out, a lost group is
+        created again, and stale messages are reclaimed on a timer.
+        """
+        self._listening = True
+        redis = Redis(connection_pool=self.connection_pool)
+        held: deque[tuple[bytes, bytes]] = deque()  # received, not yet yielded
+        group_ready = False
+        cursor = b"0-0"
+        next_reclaim = 0.0  # at once: pick up what workers that died left
+        backoff = Backoff()
+        down_since: float | None = None
+        try:
+            while True:
+                if held:
+                    entry_id, data = held.popleft()
+                    yield AckableMessage(data=data, ack=self._acknowledger(entry_id))
+                    continue
+                try:
+                    if not group_ready:
+                        await self._create_group(redis)
+                        group_ready = True
+                    now = time.monotonic()
+                    if now >= next_reclaim:
+                        cursor = await self._reclaim(redis, cursor, held)
+                        if cursor == b"0-0":  # a full pass over the pending entries
+                            next_reclaim = now + self.reclaim_interval
+                            await self._prune(redis)
+                    else:
+                        block = int((next_reclaim - now) * 1000)
+                        await self._read(redis, max(1, min(READ_BLOCK_MS, block)), held)
+                except ResponseError as exc:
+                    # NOGROUP; or UNBLOCKED: the stream was deleted under a blocked read.
+                    if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
+                        raise
+                    logger.warning(
+                        "the consumer group %s of %s is gone (Redis lost its data?): "
+                        "creating it again",
+                        self.consumer_group_name,
+                        self.queue_name,
+                    )
+                    group_ready = False
+                    continue
+                except UNREACHABLE as exc:
+                    if down_since is None:
+                        down_since = time.monotonic()
+                    delay = backoff.next_delay()
+                    logger.warning(
+                        "Redis is unreachable (%s); trying again in %.1f s (attempt %d)",
+                        exc,
+                        delay,
+                        backoff.attempts,
+                    )
+                    # It may come back empty: check the group before reading again.
+                    group_ready = False
+                    await asyncio.sleep(delay)
+                    continue
+                if down_since is not None:
+                    logger.info(
+                        "Redis answers again after %.1f s (%d attempt(s)); reading tasks again",
+                        time.monotonic() - down_since,
+                        backoff.attempts,
+                    )
+                    down_since = None
+                    backoff.reset()
+        finally:
+            await redis.aclose()
+
+    async def _read(self, redis: Redis, block_ms: int, held: deque[tuple[bytes, bytes]]) -> None:
+        reply: Any = await redis.xreadgroup(
+            self.consumer_group_name,
+            self.consumer_name,
+            {self.queue_name: ">"},
+            count=1,
+            block=block_ms,
+        )
+        # A list of (stream, entries) pairs; a dict with RESP3.
+        streams = reply.items() if isinstance(reply, dict) else reply or []
+        for _stream, entries in streams:
+            await self._hold(redis, entries, held)
+
+    async def _reclaim(
+        self, redis: Redis, cursor: bytes, held: deque[tuple[bytes, bytes]]
+    ) -> bytes:
+        reply = await redis.xautoclaim(
+            self.queue_name,
+            self.consumer_group_name,
+            self.consumer_name,
+            min_idle_time=self.idle_timeout,
+            start_id=cursor,
+            count=self.unacknowledged_batch_size,
+        )
+        next_cursor: bytes = reply[0]
+        claimed = await self._hold(redis, reply[1], held)
+        if claimed:
+            logger.warning(
+                "took over %d task message(s) a worker received but never confirmed "
+                "(it stopped or died before claiming them)",
+                claimed,
+            )
+        return next_cursor
+
+    async def _hold(self, redis: Redis, entries: Any, held: deque[tuple[bytes, bytes]]) -> int:
+        count = 0
+        for entry_id, fields in entries:
+            data = (fields or {}).get(b"data")
+            if data is None:
+                # Trimmed while pending (Redis 6.2 answers with no fields), or
+                # not ours: drop it from the pending list.
+                await redis.xack(self.queue_name, self.consumer_group_name, entry_id)
+                continue
+            held.append((entry_id, data))
+            count += 1
+        return count
+
+    async def _prune(self, redis: Redis) -> None:
+        for consumer in await redis.xinfo_consumers(self.queue_name, self.consumer_group_name):
+            name = consumer["name"]
+            idle = consumer["idle"] >= self.prune_idle_ms
+            if name == self._consumer or consumer["pending"] or not idle:
+                continue
+            await redis.xgroup_delconsumer(self.queue_name, self.consumer_group_name, name)
+            logger.info(
+                "removed the idle consumer %s from the task stream's group",
+                name.decode(errors="replace"),
+            )
+
+    def _acknowledger(self, entry_id: bytes) -> Acknowledge:
+        async def acknowledge() -> None:
+            async with Redis(connection_pool=self.connection_pool) as redis:
+                await redis.xack(self.queue_name, self.consumer_group_name, entry_id)
+
+        return acknowledge
+
+    # Stopping
+
+    async def shutdown(self) -> None:
+        """Hand back the messages this worker holds, leave the group, close the connections."""
+        try:
+            if self._listening:
+                async with asyncio.timeout(LEAVE_SECONDS):
+                    await self._leave()
+        except (RedisError, OSError, TimeoutError) as exc:
+            logger.warning(
+                "could not hand this worker's task messages back (%s): another worker "
+                "takes them over after TASKS_RECLAIM_IDLE_SECONDS",
+                str(exc) or type(exc).__name__,
+            )
+        finally:
+            await super().shutdown()
+
+    async def _leave(self) -> None:
+        handed = 0
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            while pending := await redis.xpending_range(
+                self.queue_name,
+                self.consumer_group_name,
+                min="-",
+                max="+",
+                count=100,
+                consumername=self.consumer_name,
+            ):
+                for entry in pending:
+                    entry_id = entry["message_id"]
+                    found = await redis.xrange(self.queue_name, min=entry_id, max=entry_id, count=1)
+                    data = (found[0][1] or {}).get(b"data") if found else None
+                    # A copy at the end of the stream for another worker, and
+                    # this one acknowledged, at once (MULTI/EXEC).
+                    pipe = redis.pipeline(transaction=True)
+                    if data is not None:
+                        pipe.xadd(
+                            self.queue_name,
+                            {b"data": data},
+                            maxlen=self.maxlen,
+                            approximate=True,
+                        )
+                    pipe.xack(self.queue_name, self.consumer_group_name, entry_id)
+                    await pipe.execute()
+                    handed += 1
+            await redis.xgroup_delconsumer(
+                self.queue_name, self.consumer_group_name, self.consumer_name
+            )
+        if handed:
+            logger.info("handed %d unclaimed task message(s) back to the stream", handed)
+
+
+def create_broker(redis_url: str, settings: TasksSettings, connect_timeout: float) -> TaskStream:
+    """Return the stream broker for ``settings`` (JSON messages: never pickle)."""
+    broker = TaskStream(
         redis_url,
-        result_ex_time=settings.result_ttl_seconds,
-        serializer=JSONSerializer(),
-        prefix_str=f"{settings.queue_name}:result",
+        stream=stream_name(settings),
+        group=settings.queue_name,
+        maxlen=settings.stream_maxlen,
+        reclaim_idle_seconds=settings.reclaim_idle_seconds,
+        reclaim_interval=settings.reclaim_interval,
+        reclaim_batch=max(1, settings.concurrency),
+        connect_timeout=connect_timeout,
     )
-    broker = RedisStreamBroker(
-        redis_url,
-        queue_name=settings.queue_name,
-        consumer_group_name=settings.queue_name,
-        # A worker that died holding the lock that guards re-deliveries would
-        # otherwise stop every other worker from picking them up.
-        unacknowledged_lock_timeout=30,
-    )
-    return broker.with_result_backend(backend).with_serializer(JSONSerializer())
+    return broker.with_serializer(JSONSerializer())
 
 
-def register_run_task(broker: AsyncBroker, execute: Callable[[str], Awaitable[str]]) -> RunTask:
-    """Register the one taskiq task: run the stored task whose id it receives."""
+def register_run_task(broker: AsyncBroker, execute: Execute) -> Send:
+    """Register the one taskiq task (run the stored task whose id it receives); return a sender.
 
-    async def run_task(task_id: str) -> str:
-        return await execute(task_id)
+    The message is acknowledged by ``execute`` once the database has taken
+    over (the task claimed, or found not to need running), not when the
+    job ends: a crash mid-job is the lease's business, not the stream's.
+    """
 
-    task: RunTask = broker.register_task(run_task, task_name=TASK_NAME)
-    return task
+    async def run_task(task_id: str, context: Context = CONTEXT) -> str:
+        return await execute(task_id, context.ack if context.is_ackable else None)
+
+    task = broker.register_task(run_task, task_name=TASK_NAME)
+
+    async def send(task_id: str) -> object:
+        return await task.kiq(task_id)
+
+    return send

@@ -7,24 +7,29 @@ from contextlib import suppress
 from typing import Annotated, Any
 
 import typer
-from taskiq.receiver import Receiver
 
 from ..database import DatabaseSettings, create_engine
 from ..logs import configure_logging
 from ..migrate import prepare
 from ..settings import get_settings
 from .service import create_service
-from .settings import TasksSettings
+from .settings import CLEANUP_SECONDS, TasksSettings
 from .store import TaskStore
 
 logger = logging.getLogger(__name__)
 
 
-async def run_worker(settings: TasksSettings, stop: asyncio.Event | None = None) -> None:
+async def run_worker(settings: TasksSettings, stop: asyncio.Event | None = None) -> int:
     """Run jobs until ``stop`` is set (or SIGTERM/SIGINT), then shut down gracefully.
 
     With the taskiq engine, jobs come from the Redis stream; with the
-    embedded one, they are claimed from the database like the app does.
+    embedded one, they are claimed from the database like the app does. At
+    the signal the worker takes no more work, gives running jobs
+    ``TASKS_SHUTDOWN_SECONDS`` and hands the rest back to the queue.
+
+    Returns:
+        The exit status: 0, or 1 when the stream listener failed (a bug: Redis
+        being away is waited out, not an error).
     """
     stop = stop if stop is not None else asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -35,40 +40,39 @@ async def run_worker(settings: TasksSettings, stop: asyncio.Event | None = None)
             handled.append(signum)
 
     engine = create_engine(DatabaseSettings())
+    status = 0
     try:
         await prepare(engine)
         service = create_service(TaskStore(engine, settings), settings, worker=True)
         await service.start(run_jobs=True)
-        listening: asyncio.Task[None] | None = None
-        finished = asyncio.Event()
-        if service.broker is not None:
-            receiver = Receiver(
-                service.broker,
-                run_startup=False,
-                max_async_tasks=settings.concurrency,
-                wait_tasks_timeout=settings.shutdown_seconds + 15,
-            )
-            listening = asyncio.create_task(receiver.listen(finished))
         logger.info(
             "worker started (engine %s, concurrency %d)", service.engine, settings.concurrency
         )
         waiting = asyncio.create_task(stop.wait())
         watched: set[asyncio.Task[Any]] = {waiting}
-        if listening is not None:
-            watched.add(listening)
+        if service.listener is not None:
+            watched.add(service.listener)
         await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
-        logger.info("worker stopping: running jobs get %s s", settings.shutdown_seconds)
-        finished.set()
-        await service.runner.drain(settings.shutdown_seconds)
-        if listening is not None:
-            with suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(listening, timeout=settings.shutdown_seconds + 20)
+        listener = service.listener
+        if listener is not None and listener.done():
+            status = 1
+            error = None if listener.cancelled() else listener.exception()
+            logger.error("the task listener stopped; stopping the worker", exc_info=error)
+        started = loop.time()
+        logger.info(
+            "worker stopping: taking no more work; running jobs get %.1f s, then go back "
+            "to the queue (exit within %.1f s)",
+            settings.shutdown_seconds,
+            settings.shutdown_seconds + CLEANUP_SECONDS,
+        )
         await service.stop()
+        logger.info("worker stopped after %.1f s", loop.time() - started)
     finally:
         await engine.dispose()
         for signum in handled:
             loop.remove_signal_handler(signum)
+    return status
 
 
 def register(cli: typer.Typer) -> None:
@@ -88,4 +92,6 @@ def register(cli: typer.Typer) -> None:
         settings = settings.model_copy(
             update={"concurrency": concurrency or max(1, settings.concurrency)}
         )
-        asyncio.run(run_worker(settings))
+        status = asyncio.run(run_worker(settings))
+        if status:
+            raise typer.Exit(status)

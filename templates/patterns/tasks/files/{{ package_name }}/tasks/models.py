@@ -22,7 +22,9 @@ class TaskRow(Base):
     every visible change and is the id of the task's server-sent events.
     ``owner`` is a token unique to one claim: every write of a running task
     checks it, so a worker whose lease was taken over cannot overwrite the
-    new owner's work.
+    new owner's work. ``dispatched`` says the task was handed to the broker
+    (taskiq engine) and ``message_id`` names the Redis stream entry that
+    carries it, so that the reaper can tell when Redis lost that entry.
     """
 
     __tablename__ = "tasks"
@@ -47,6 +49,7 @@ class TaskRow(Base):
     owner: Mapped[str | None] = mapped_column(String(100), nullable=True)
     lease_until: Mapped[float | None] = mapped_column(Float, nullable=True)
     dispatched: Mapped[bool] = mapped_column(Boolean, default=False)
+    message_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)

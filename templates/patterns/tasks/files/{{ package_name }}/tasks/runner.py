@@ -126,7 +126,7 @@ class Runner:
             if reason == LOST:
                 return LOST
             # Shutdown: hand the task back rather than lose it.
-            await self._release(record, owner)
+            await self.hand_back(record, owner)
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise
@@ -159,7 +159,8 @@ class Runner:
         done = await self.store.finish(record.id, owner, status, result=result, error=error)
         return status if done else LOST
 
-    async def _release(self, record: TaskRecord, owner: str) -> None:
+    async def hand_back(self, record: TaskRecord, owner: str) -> None:
+        """Put a task this process claimed back in the queue, and have it sent to a worker."""
         try:
             released = await self.store.release(record.id, owner)
             if released and self._on_release is not None:
@@ -188,15 +189,25 @@ class Runner:
                 running.stop("cancel")
                 return
 
-    async def drain(self, timeout: float) -> None:
-        """Let running jobs finish within ``timeout`` seconds, then hand the rest back."""
-        works = [running.work for running in self._running.values()]
-        if works and timeout > 0:
-            await asyncio.wait(works, timeout=timeout)
+    async def drain(self, deadline: float, cleanup_deadline: float) -> None:
+        """Let running jobs finish until ``deadline``, then hand the rest back.
+
+        Both are event-loop times (``loop.time()``). Handing back (cancel the
+        job, one write to the store, one message to the broker) must end by
+        ``cleanup_deadline``; a job that ignores cancellation past it keeps
+        its task until its lease expires and the reaper re-queues it.
+        """
+        loop = asyncio.get_running_loop()
+        if self._running and deadline > loop.time():
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._idle.wait(), deadline - loop.time())
+        if not self._running:
+            return
+        logger.info("handing %d running task(s) back to the queue", len(self._running))
         for running in list(self._running.values()):
             running.stop("shutdown")
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._idle.wait(), timeout=10)
+            await asyncio.wait_for(self._idle.wait(), max(0.0, cleanup_deadline - loop.time()))
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,27 +1,84 @@
-"""The task service: submission, dispatch, the embedded workers, the reaper, the lifespan."""
+"""The task service: submission, dispatch, the workers, the reaper, the lifespan.
+
+Delivery, whichever engine runs jobs: the database is the source of truth.
+A run starts only through an atomic claim that takes a lease, and every
+write of a running task is fenced by its claim token, so while a lease is
+renewed no second run of the task starts and its outcome is recorded once
+(exactly once after the lease is taken). Jobs still run *at least once*: a
+run interrupted before its outcome was recorded (its process died, or it
+lost its lease, or it was handed back at shutdown) runs again from the start.
+
+With the taskiq engine, every queued task is in one of these states, and
+each has a bounded way out:
+
+- not sent (its sender failed, or Redis was away): the reaper sends it
+  (within ``reap_interval``);
+- sent and not yet delivered: a worker reads it in its turn;
+- delivered to a worker that died before claiming it: another worker
+  reclaims it after ``TASKS_RECLAIM_IDLE_SECONDS``;
+- sent, and its stream entry lost (Redis restarted without persistence, or
+  the stream trimmed): the reaper sends it again.
+"""
 
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI
-from taskiq import AsyncBroker
+from taskiq import AcknowledgeType, AsyncBroker
+from taskiq.receiver import Receiver
 
 from . import jobs  # noqa: F401 - importing it registers the jobs
-from .broker import RunTask, create_broker, register_run_task
+from .broker import UNREACHABLE, TaskStream, create_broker, register_run_task
 from .registry import JobRegistry, registry
-from .runner import Runner
-from .settings import Engine, TasksSettings, redis_url
+from .runner import RELEASED, Runner
+from .settings import HAND_BACK_SECONDS, Engine, TasksSettings, redis_connect_timeout, redis_url
 from .store import TaskRecord, TaskStore, new_owner
 
 logger = logging.getLogger(__name__)
 
+SKIPPED = "skipped"
+# How long one attempt to hand a task to the broker may take (POST /tasks
+# waits for it); on failure the task stays queued and the reaper sends it.
+DISPATCH_SECONDS = 5.0
+
 
 class UnknownJob(Exception):
     """No job of that name is registered."""
+
+
+class _BrokerHealth:
+    """Logs when the broker stops and starts answering, instead of once per task."""
+
+    def __init__(self) -> None:
+        self.down_since: float | None = None
+        self.retry_at = 0.0
+
+    def failed(self, what: str, exc: BaseException, retry_in: float) -> None:
+        now = time.monotonic()
+        self.retry_at = now + retry_in
+        if self.down_since is None:
+            self.down_since = now
+            logger.warning(
+                "could not %s (%s): queued tasks stay in the database and are sent "
+                "once the broker answers",
+                what,
+                str(exc) or type(exc).__name__,
+            )
+        else:
+            logger.debug("could not %s", what, exc_info=exc)
+
+    def answered(self) -> None:
+        if self.down_since is not None:
+            logger.info(
+                "the broker answers again after %.1f s; sending tasks resumes",
+                time.monotonic() - self.down_since,
+            )
+            self.down_since = None
+        self.retry_at = 0.0
 
 
 class TaskService:
@@ -43,34 +100,70 @@ class TaskService:
         self.engine = engine
         self.jobs = job_registry
         self.broker = broker
-        self.runner = Runner(store, job_registry, settings, on_release=self.dispatch)
-        self._run_task: RunTask | None = (
+        self.stream = broker if isinstance(broker, TaskStream) else None
+        self.runner = Runner(store, job_registry, settings, on_release=self._send_released)
+        self._send: Callable[[str], Awaitable[object]] | None = (
             None if broker is None else register_run_task(broker, self.execute)
         )
+        self.listener: asyncio.Task[None] | None = None
+        self._finish_listening = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._claimer: asyncio.Task[None] | None = None
         self._jobs_in_flight: set[asyncio.Task[str]] = set()
         self._stopping = False
+        self._health = _BrokerHealth()
 
     async def start(self, *, run_jobs: bool) -> None:
-        """Start the reaper, and (embedded engine, ``run_jobs``) this process's workers."""
+        """Start the reaper and, when ``run_jobs``, this process's workers.
+
+        Embedded engine: claim from the database. Taskiq engine: consume the
+        stream, in worker processes only (``broker.is_worker_process``).
+        """
         if self.broker is not None:
             await self.broker.startup()
         self._background.append(asyncio.create_task(self._reap_forever()))
-        if self.engine == "embedded" and run_jobs and self.settings.concurrency > 0:
+        if not run_jobs or self.settings.concurrency <= 0:
+            return
+        if self.engine == "embedded":
             self._claimer = asyncio.create_task(self._claim_forever())
+        elif self.broker is not None and self.broker.is_worker_process:
+            receiver = Receiver(
+                self.broker,
+                run_startup=False,
+                max_async_tasks=self.settings.concurrency,
+                max_prefetch=0,
+                # execute() acknowledges once the claim is made: see broker.py.
+                ack_type=AcknowledgeType.MANUAL,
+                # stop() drains the jobs itself; this only bounds the receiver's own wait.
+                wait_tasks_timeout=self.settings.shutdown_seconds + HAND_BACK_SECONDS,
+            )
+            self.listener = asyncio.create_task(receiver.listen(self._finish_listening))
 
     async def stop(self) -> None:
-        """Stop claiming, let running jobs finish within the deadline, hand the rest back."""
+        """Stop taking work at once, let running jobs finish in time, hand the rest back.
+
+        Running jobs get ``TASKS_SHUTDOWN_SECONDS`` in all; what is still
+        running then goes back to the queue (its run does not count), and
+        cleaning up takes at most ``CLEANUP_SECONDS`` (settings.py) more. A
+        task handed back is never run again by this process: it stopped
+        claiming before it handed anything back.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.settings.shutdown_seconds
+        cleanup_deadline = deadline + HAND_BACK_SECONDS
         self._stopping = True
+        self._finish_listening.set()
         self.store.submitted.notify()
         if self._claimer is not None:
-            with suppress(TimeoutError):
-                await asyncio.wait_for(self._claimer, timeout=30)
+            await _settle(self._claimer, deadline - loop.time())
             self._claimer = None
-        await self.runner.drain(self.settings.shutdown_seconds)
+        await self.runner.drain(deadline, cleanup_deadline)
         if self._jobs_in_flight:
-            await asyncio.wait(self._jobs_in_flight, timeout=10)
+            await asyncio.wait(
+                set(self._jobs_in_flight), timeout=max(0.0, cleanup_deadline - loop.time())
+            )
+        if self.listener is not None:
+            await _settle(self.listener, cleanup_deadline - loop.time())
         for task in self._background:
             task.cancel()
         for task in self._background:
@@ -100,16 +193,39 @@ class TaskService:
             await self.dispatch(record.id)
         return record, created
 
-    async def dispatch(self, task_id: str) -> None:
-        """Hand a queued task to the engine (embedded workers poll the store themselves)."""
-        if self._run_task is None:
-            return
+    async def dispatch(self, task_id: str, *, retry: bool = False) -> bool:
+        """Hand a queued task to the broker; return whether it was sent.
+
+        Embedded workers poll the store themselves: nothing to send. While
+        the broker is failing, submissions do not wait for it (only the
+        reaper, with ``retry``, tries again): the task stays queued in the
+        database, and the reaper sends it once the broker answers.
+        """
+        if self._send is None:
+            return True
+        if not retry and time.monotonic() < self._health.retry_at:
+            return False
         try:
-            await self._run_task.kiq(task_id)
-            await self.store.mark_dispatched([task_id])
+            async with asyncio.timeout(DISPATCH_SECONDS):
+                if self.stream is not None:
+                    message_id: str | None = await self.stream.send(task_id)
+                else:
+                    await self._send(task_id)
+                    message_id = None
+        except Exception as exc:
+            retry_in = self.settings.reap_interval
+            self._health.failed(f"send task {task_id} to the broker", exc, retry_in)
+            return False
+        self._health.answered()
+        try:
+            await self.store.mark_dispatched(task_id, message_id)
         except Exception:
-            # It stays queued and undispatched: the reaper sends it again.
-            logger.warning("could not send task %s to the broker", task_id, exc_info=True)
+            # Still marked unsent: the reaper sends it again (a harmless duplicate).
+            logger.warning("task %s was sent, but recording it failed", task_id, exc_info=True)
+        return True
+
+    async def _send_released(self, task_id: str) -> None:
+        await self.dispatch(task_id, retry=True)
 
     async def cancel(self, task_id: str) -> TaskRecord | None:
         """Request the cancellation of a task; return it (None when unknown)."""
@@ -117,15 +233,43 @@ class TaskService:
         self.runner.cancel_local(task_id)
         return record
 
-    async def execute(self, task_id: str) -> str:
-        """Claim the task ``task_id`` and run it here (the taskiq worker's entry point)."""
+    async def execute(
+        self, task_id: str, acknowledge: Callable[[], Awaitable[None]] | None = None
+    ) -> str:
+        """Claim the task ``task_id`` and run it here (the taskiq worker's entry point).
+
+        ``acknowledge`` confirms the message to the broker: called once the
+        database has taken over, that is once the task is claimed or found
+        not to need running (finished, cancelled, or leased by a live worker:
+        a duplicate). If the claim fails (database unreachable) the message
+        stays unconfirmed and is delivered again.
+        """
         if self._stopping:
-            return "skipped"
+            # Stopping: claim nothing more. The reaper of a live process sends
+            # the task again; this message is dropped.
+            await self.store.mark_undispatched(task_id)
+            await self._acknowledge(task_id, acknowledge)
+            return SKIPPED
         owner = new_owner()
         record = await self.store.claim(task_id, owner)
+        await self._acknowledge(task_id, acknowledge)
         if record is None:
-            return "skipped"  # finished, cancelled, or running on a live lease elsewhere
+            return SKIPPED
+        if self._stopping:  # the stop began while claiming: do not start it
+            await self.runner.hand_back(record, owner)
+            return RELEASED
         return await self.runner.run(record, owner)
+
+    async def _acknowledge(
+        self, task_id: str, acknowledge: Callable[[], Awaitable[None]] | None
+    ) -> None:
+        if acknowledge is None:
+            return
+        try:
+            await acknowledge()
+        except UNREACHABLE as exc:
+            # Delivered again later: the claim makes that copy a no-op.
+            logger.warning("could not confirm the message of task %s (%s)", task_id, exc)
 
     async def _claim_forever(self) -> None:
         store = self.store
@@ -142,6 +286,9 @@ class TaskService:
             if record is None:
                 await store.submitted.wait(self.settings.poll_seconds)
                 continue
+            if self._stopping:  # the stop began while claiming: do not start it
+                await self.runner.hand_back(record, owner)
+                return
             job = asyncio.create_task(self.runner.run(record, owner))
             self._jobs_in_flight.add(job)
             job.add_done_callback(self._job_done)
@@ -153,21 +300,69 @@ class TaskService:
     async def _reap_forever(self) -> None:
         while True:
             try:
-                reaped = await self.store.reap()
-                if reaped.requeued or reaped.failed or reaped.cancelled:
-                    logger.warning(
-                        "expired leases: %d task(s) re-queued, %d failed, %d cancelled",
-                        len(reaped.requeued),
-                        reaped.failed,
-                        reaped.cancelled,
-                    )
-                if self._run_task is not None:
-                    stale = time.time() - self.settings.reap_interval
-                    for task_id in await self.store.undispatched(older_than=stale):
-                        await self.dispatch(task_id)
+                await self.reap()
             except Exception:
                 logger.warning("the task reaper failed; trying again", exc_info=True)
             await asyncio.sleep(self.settings.reap_interval)
+
+    async def reap(self) -> None:
+        """One sweep: re-queue expired leases, expire old results, send what must be sent."""
+        reaped = await self.store.reap()
+        if reaped.requeued or reaped.failed or reaped.cancelled:
+            logger.warning(
+                "expired leases: %d task(s) re-queued, %d failed, %d cancelled",
+                len(reaped.requeued),
+                reaped.failed,
+                reaped.cancelled,
+            )
+        if self._send is None:
+            return
+        # Stop at the first failure: the broker is away, the next sweep tries again.
+        for task_id in reaped.requeued:
+            if not await self.dispatch(task_id, retry=True):
+                return
+        stale = time.time() - self.settings.reap_interval
+        for task_id in await self.store.undispatched(older_than=stale):
+            if not await self.dispatch(task_id, retry=True):
+                return
+        if self.stream is not None:
+            await self._send_lost()
+
+    async def _send_lost(self) -> None:
+        """Send again the queued tasks whose stream entry Redis lost."""
+        assert self.stream is not None
+        sent = await self.store.queued_messages()
+        if not sent:
+            return
+        try:
+            lost = await self.stream.lost(sent.values())
+        except UNREACHABLE as exc:
+            self._health.failed("check the task stream", exc, self.settings.reap_interval)
+            return
+        if not lost:
+            return
+        # Read again: a task claimed (or sent anew) meanwhile needs nothing.
+        current = await self.store.queued_messages()
+        again = [task for task, mid in sent.items() if mid in lost and current.get(task) == mid]
+        if again:
+            logger.warning(
+                "%d queued task(s) lost their message (Redis restarted without its data, or "
+                "the stream was trimmed): sending them again",
+                len(again),
+            )
+        for task_id in again:
+            if not await self.dispatch(task_id, retry=True):
+                return
+
+
+async def _settle(task: asyncio.Task[Any], timeout: float) -> None:
+    """Wait up to ``timeout`` seconds for ``task`` to end, then cancel it."""
+    if not task.done():
+        await asyncio.wait({task}, timeout=max(0.0, timeout))
+    if not task.done():
+        task.cancel()
+    with suppress(asyncio.CancelledError, Exception):
+        await task
 
 
 def create_service(
@@ -180,7 +375,7 @@ def create_service(
     if engine == "taskiq":
         if not url:
             raise RuntimeError("TASKS_ENGINE=taskiq needs REDIS_URL (redis://host:6379/0)")
-        broker = create_broker(url, settings)
+        broker = create_broker(url, settings, redis_connect_timeout())
         broker.is_worker_process = worker
     return TaskService(store, settings, engine, broker=broker)
 

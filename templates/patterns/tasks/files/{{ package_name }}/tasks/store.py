@@ -7,7 +7,7 @@ file lock serialises writers, across processes too) and on PostgreSQL alike.
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, cast
@@ -43,6 +43,7 @@ class TaskRecord:
     owner: str | None
     lease_until: float | None
     dispatched: bool
+    message_id: str | None
     created_at: float
     updated_at: float
     started_at: float | None
@@ -162,6 +163,7 @@ class TaskStore:
             "idempotency_key": idempotency_key,
             "cancel_requested": False,
             "dispatched": False,
+            "message_id": None,
             "created_at": now,
             "updated_at": now,
         }
@@ -356,6 +358,7 @@ class TaskStore:
             "owner": None,
             "lease_until": None,
             "dispatched": False,
+            "message_id": None,
             "attempts": c.attempts - 1,
             "updated_at": now,
             "version": c.version + 1,
@@ -401,7 +404,7 @@ class TaskStore:
             requeued = await conn.execute(
                 update(table)
                 .where(expired)
-                .values(gone | {"status": QUEUED, "dispatched": False})
+                .values(gone | {"status": QUEUED, "dispatched": False, "message_id": None})
                 .returning(c.id)
             )
             requeued_ids = [row[0] for row in requeued]
@@ -422,15 +425,26 @@ class TaskStore:
             self._notify()
         return reaped
 
-    async def mark_dispatched(self, task_ids: Sequence[str]) -> None:
-        """Note that these tasks were handed to the broker."""
+    async def mark_dispatched(self, task_id: str, message_id: str | None = None) -> None:
+        """Note that the task was handed to the broker, in the stream entry ``message_id``."""
         async with self._writing() as conn:
             await conn.execute(
-                update(table).where(c.id.in_(task_ids), c.status == QUEUED).values(dispatched=True)
+                update(table)
+                .where(c.id == task_id, c.status == QUEUED)
+                .values(dispatched=True, message_id=message_id)
+            )
+
+    async def mark_undispatched(self, task_id: str) -> None:
+        """Note that the task's message was dropped: the reaper sends it again."""
+        async with self._writing() as conn:
+            await conn.execute(
+                update(table)
+                .where(c.id == task_id, c.status == QUEUED)
+                .values(dispatched=False, message_id=None)
             )
 
     async def undispatched(self, older_than: float, limit: int = 500) -> list[str]:
-        """Return queued tasks never handed to the broker (their sender died before)."""
+        """Return queued tasks never handed to the broker (their sender died or failed)."""
         query = (
             select(c.id)
             .where(c.status == QUEUED, c.dispatched.is_(False), c.updated_at < older_than)
@@ -439,3 +453,14 @@ class TaskStore:
         )
         async with self.engine.connect() as conn:
             return [row[0] for row in await conn.execute(query)]
+
+    async def queued_messages(self, limit: int = 500) -> dict[str, str]:
+        """Return the oldest queued tasks sent as stream entries: task id to entry id."""
+        query = (
+            select(c.id, c.message_id)
+            .where(c.status == QUEUED, c.dispatched.is_(True), c.message_id.is_not(None))
+            .order_by(c.seq)
+            .limit(limit)
+        )
+        async with self.engine.connect() as conn:
+            return {row[0]: row[1] for row in await conn.execute(query)}
