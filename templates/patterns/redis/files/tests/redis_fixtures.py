@@ -35,7 +35,8 @@ def redis_key_prefix(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Give the test a Redis namespace of its own (when REDIS_URL is set)."""
     prefix = f"test-{uuid.uuid4().hex[:12]}:"
     monkeypatch.setenv("REDIS_KEY_PREFIX", prefix)
-    yield prefix
+    # Read now: a test may point REDIS_URL elsewhere (an unreachable server) for itself.
     url = os.environ.get("REDIS_URL", "")
+    yield prefix
     if url:
         asyncio.run(_delete_keys(url, prefix))
