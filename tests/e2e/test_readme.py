@@ -110,6 +110,8 @@ def test_main_command_installs_generates_and_serves(tmp_path: Path) -> None:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        if server.stdout is not None:  # closed by communicate(), not after a failure
+            server.stdout.close()
     assert server.returncode == 0, output
     assert "Created" in output
 

@@ -38,6 +38,8 @@ def test_run_serves_health_and_stops_cleanly_on_ctrl_c(base_project: Path, reloa
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+        if server.stdout is not None:  # closed by communicate(), not after a failure
+            server.stdout.close()
     assert server.returncode == 0, output
     assert f"http://127.0.0.1:{port}/health" in output
 
@@ -100,6 +102,8 @@ def test_a_signal_to_run_alone_stops_every_server_process(
         if wrapper.poll() is None:
             wrapper.kill()
             wrapper.wait()
+        if wrapper.stdout is not None:  # closed by communicate(), not after a failure
+            wrapper.stdout.close()
     # The server's own status: uvicorn stops cleanly, then exits 0 or (after SIGTERM
     # without the reloader) by the signal it was given, which shells report as 128 + N.
     stopped_by = signal.SIGTERM if signum == signal.SIGHUP else signum
