@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,3 +83,35 @@ def listening_socket(port: int):  # type: ignore[no-untyped-def]
         yield sock
     finally:
         sock.close()
+
+
+# A generated project's own test run must end before pytest-timeout (600 s)
+# stops the outer test, or its output, which names the test that hung, is lost.
+PROJECT_TESTS_TIMEOUT = 480
+# After this long in one test, the inner pytest dumps every thread's stack.
+HUNG_TEST_SECONDS = 120
+
+
+def run_project_tests(
+    python: str, cwd: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run a generated project's pytest with ``python``; a hang fails with its stacks.
+
+    ``-v`` prints each test's name before it runs, so the last line of a run
+    that hangs names the test, and faulthandler adds where it is stuck.
+    """
+    argv = [python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-rs",
+            "-o", f"faulthandler_timeout={HUNG_TEST_SECONDS}", *args]  # fmt: skip
+    try:
+        return subprocess.run(
+            argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=PROJECT_TESTS_TIMEOUT
+        )
+    except subprocess.TimeoutExpired as expired:
+        output = _text(expired.stdout)[-8000:] + _text(expired.stderr)[-8000:]
+        pytest.fail(f"the project's tests ran past {PROJECT_TESTS_TIMEOUT} s:\n{output}")
+
+
+def _text(output: str | bytes | None) -> str:
+    if isinstance(output, bytes):
+        return output.decode(errors="replace")
+    return output or ""

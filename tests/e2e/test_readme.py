@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO_ROOT, free_port, wait_for_http
+from tests.helpers import REPO_ROOT, free_port, run_project_tests, wait_for_http
 
 pytestmark = pytest.mark.e2e
 
@@ -98,10 +98,7 @@ def test_main_command_installs_generates_and_serves(tmp_path: Path) -> None:
         shipped = {manifest.parent.name for manifest in manifests}
         assert set(record["units"]) == {"project"} | shipped
         demo_python = str(demo / ".venv" / "bin" / "python")
-        tests = subprocess.run(
-            [demo_python, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-            cwd=demo, capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+        tests = run_project_tests(demo_python, demo)
         assert tests.returncode == 0, tests.stdout + tests.stderr
         _assert_no_artefacts_are_generated(checkout, demo, env, tmp_path)
         os.killpg(server.pid, signal.SIGINT)

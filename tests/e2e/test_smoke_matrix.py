@@ -25,7 +25,7 @@ import yaml
 
 from fastscaffold.creation import NewOptions, new_project
 from fastscaffold.patterns import add_patterns, remove_patterns
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, run_project_tests
 from tests.services import PostgresServer, RedisServer
 
 pytestmark = pytest.mark.e2e
@@ -144,9 +144,9 @@ def test_mypy_strict_is_clean(generated: Path, mypy_cache: Path) -> None:
 
 
 def test_the_projects_own_tests_pass(generated: Path) -> None:
-    done = _run(["pytest", "-q", "-p", "no:cacheprovider"], generated)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert " passed" in done.stdout and "failed" not in done.stdout
+    done = run_project_tests(sys.executable, generated)
+    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    assert " passed" in done.stdout and " FAILED" not in done.stdout
 
 
 def _compose_command() -> list[str]:
@@ -183,9 +183,6 @@ def test_the_all_patterns_projects_tests_pass_on_postgres_and_redis(
     ).destination
     env = {**os.environ, "DATABASE_URL": postgres_server.new_database()}
     env["REDIS_URL"] = redis_server.url
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rs"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+    done = run_project_tests(sys.executable, root, env=env)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
-    assert " passed" in done.stdout and "failed" not in done.stdout
+    assert " passed" in done.stdout and " FAILED" not in done.stdout
