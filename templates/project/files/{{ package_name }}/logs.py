@@ -35,6 +35,28 @@ _RECORD_ATTRIBUTES = frozenset(
 )
 
 
+# Set on an exception that the app logged with its traceback (see mark_logged).
+_LOGGED_MARK = "_logged_with_traceback"
+
+
+def mark_logged(exc: BaseException) -> None:
+    """Note that `exc` was logged with its traceback, so the server's log line is dropped.
+
+    Starlette re-raises an unhandled exception after the app's 500 handler has
+    logged it, so that the server can react; uvicorn then logs it a second time.
+    """
+    vars(exc)[_LOGGED_MARK] = True
+
+
+class AlreadyLoggedFilter(logging.Filter):
+    """Drop a record about an exception the app has already logged (one line per 500)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep the record unless its exception carries the mark of `mark_logged`."""
+        exc = record.exc_info[1] if record.exc_info else None
+        return exc is None or not vars(exc).get(_LOGGED_MARK, False)
+
+
 class RequestIdFilter(logging.Filter):
     """Add the current request id to each record as `record.request_id`."""
 
@@ -107,3 +129,8 @@ def configure_logging(
         uvicorn_logger.propagate = True
         # NOTSET: take the root logger's level, so LOG_LEVEL governs uvicorn too.
         uvicorn_logger.setLevel(logging.NOTSET)
+        for existing_filter in uvicorn_logger.filters[:]:
+            if isinstance(existing_filter, AlreadyLoggedFilter):
+                uvicorn_logger.removeFilter(existing_filter)
+        # uvicorn logs "Exception in ASGI application" on uvicorn.error.
+        uvicorn_logger.addFilter(AlreadyLoggedFilter())

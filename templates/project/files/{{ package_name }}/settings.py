@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     """Number of worker processes `serve` starts."""
 
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
+    """Largest request body accepted, in bytes (endpoints may set their own); larger is 413."""
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_case_level(cls, value: Any) -> Any:

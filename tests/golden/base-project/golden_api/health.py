@@ -22,3 +22,9 @@ async def health() -> Health:
     orchestrator restart every instance.
     """
     return Health()
+
+
+# Some probes send HEAD. The server sends the headers of the GET answer without
+# its body. Left out of the OpenAPI document, where it would repeat the GET
+# operation's id.
+router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False)

@@ -1,13 +1,16 @@
 """The application factory and the ASGI app that servers import."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from . import __version__, _fastscaffold, health
-from .errors import install_exception_handlers
+from .errors import document_problems, install_exception_handlers
+from .headers import SecurityHeadersMiddleware
+from .limits import BodyLimitMiddleware
 from .logs import configure_logging
 from .request_id import REQUEST_ID_HEADER, RequestIdMiddleware
 from .settings import Settings, get_settings
@@ -53,8 +56,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
 
     install_exception_handlers(app)
+    app.openapi = documented_openapi(app)  # type: ignore[method-assign]
 
     # Middleware added last runs first: request ids wrap everything, CORS included.
+    # The body limit raises where a body is read; the 413 is an ordinary problem.
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.cors_allow_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -64,11 +70,32 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Lets browser code read the id to quote it in bug reports.
             expose_headers=[REQUEST_ID_HEADER],
         )
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
 
     app.include_router(health.router)
     _fastscaffold.include_routers(app)
     return app
+
+
+def documented_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """Return an `app.openapi` that documents errors as the app serves them.
+
+    FastAPI's document says 422 is `{"detail": [...]}` in `application/json`;
+    `document_problems` makes every error problem details. The result is kept
+    until routes change (tests add some), as FastAPI keeps its own.
+    """
+    generated: dict[str, Any] | None = None
+    documented: dict[str, Any] = {}
+
+    def openapi() -> dict[str, Any]:
+        nonlocal generated, documented
+        schema = FastAPI.openapi(app)
+        if schema is not generated:
+            generated, documented = schema, document_problems(schema)
+        return documented
+
+    return openapi
 
 
 app = create_app()

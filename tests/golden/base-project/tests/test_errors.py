@@ -2,7 +2,7 @@ import logging
 from http import HTTPStatus
 
 import pytest
-from fastapi import FastAPI, HTTPException
+from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, field_validator
 
@@ -23,13 +23,59 @@ def test_unknown_path_is_a_404_problem(client: TestClient) -> None:
     }
 
 
-def test_wrong_method_is_a_405_problem_that_keeps_the_allow_header(client: TestClient) -> None:
+def test_wrong_method_is_a_405_problem_with_an_allow_header(client: TestClient) -> None:
     response = client.delete("/health")
 
     assert response.status_code == 405
     assert response.headers["content-type"] == PROBLEM_JSON
-    assert response.headers["allow"] == "GET"
+    assert response.headers["allow"] == "GET, HEAD"
     assert response.json()["title"] == "Method Not Allowed"
+
+
+def test_allow_names_the_methods_of_every_route_at_the_path(
+    app: FastAPI, client: TestClient
+) -> None:
+    # Starlette's own 405 names only the first route that matched the path.
+    router = APIRouter(prefix="/things")
+
+    @router.get("")
+    async def list_things() -> list[str]:
+        return []
+
+    @router.post("")
+    async def create_thing() -> str:
+        return "created"
+
+    @app.delete("/things")
+    async def delete_things() -> None:
+        return None
+
+    app.include_router(router)
+
+    response = client.patch("/things")
+
+    assert response.status_code == 405
+    assert response.headers["allow"] == "DELETE, GET, POST"
+
+
+def test_a_long_path_is_not_echoed_in_full(client: TestClient) -> None:
+    response = client.get("/" + "a" * 7000)
+
+    assert response.status_code == 404
+    assert response.json()["instance"].endswith("…")
+    assert len(response.content) < 1000
+
+
+def test_a_long_detail_is_shortened(app: FastAPI, client: TestClient) -> None:
+    @app.get("/items/{item_id}")
+    async def get_item(item_id: str) -> None:
+        raise HTTPException(404, detail=f"No item {item_id}.")
+
+    response = client.get("/items/" + "7" * 7000)
+
+    assert response.status_code == 404
+    assert len(response.json()["detail"]) <= 1000
+    assert len(response.content) < 2000
 
 
 def test_http_exception_keeps_its_detail_and_headers(app: FastAPI, client: TestClient) -> None:
@@ -90,6 +136,99 @@ def test_invalid_request_is_a_422_problem_listing_the_errors(
     assert errors[("body", "quantity")]["type"] == "int_parsing"
 
 
+class Order(BaseModel):
+    quantity: int
+    note: str = ""
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_non_finite_numbers_in_a_body_are_a_422_problem(
+    app: FastAPI, client: TestClient, number: str
+) -> None:
+    # The error repeats the value, and strict JSON has no NaN or Infinity.
+    @app.post("/orders")
+    async def create_order(order: Order) -> Order:
+        return order
+
+    response = client.post(
+        "/orders",
+        content='{"quantity": ' + number + "}",
+        headers={"content-type": "application/json"},
+    )
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == PROBLEM_JSON
+    [error] = response.json()["errors"]
+    assert error["loc"] == ["body", "quantity"]
+    assert isinstance(error["input"], str)
+
+
+def test_a_missing_field_beside_a_non_finite_number_is_a_422_problem(
+    app: FastAPI, client: TestClient
+) -> None:
+    # A missing field's error repeats the whole object, NaN included.
+    @app.post("/orders")
+    async def create_order(order: Order) -> Order:
+        return order
+
+    response = client.post(
+        "/orders", content='{"note": NaN}', headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 422
+    assert {tuple(error["loc"]) for error in response.json()["errors"]} == {
+        ("body", "quantity"),
+        ("body", "note"),
+    }
+
+
+def test_a_validation_error_echoes_little_of_a_large_input(
+    app: FastAPI, client: TestClient
+) -> None:
+    @app.post("/orders")
+    async def create_order(order: Order) -> Order:
+        return order
+
+    many_orders = [{"quantity": "lots", "note": "x" * 1000} for _ in range(200)]
+    response = client.post("/orders", json={"quantity": "x" * 100_000, "nested": many_orders})
+
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["type"] == "int_parsing"
+    assert len(error["input"]) <= 200
+    assert len(response.content) < 2000
+
+
+def test_a_body_with_many_errors_lists_a_bounded_number(app: FastAPI, client: TestClient) -> None:
+    @app.post("/orders/batch")
+    async def create_orders(orders: list[Order]) -> list[Order]:
+        return orders
+
+    response = client.post("/orders/batch", json=[{"quantity": "lots"}] * 1000)
+
+    assert response.status_code == 422
+    body = response.json()
+    assert len(body["errors"]) == 50
+    assert "50 of 1000" in body["detail"]
+
+
+def test_deeply_nested_input_is_a_4xx_problem(app: FastAPI, client: TestClient) -> None:
+    @app.post("/orders")
+    async def create_order(order: Order) -> Order:
+        return order
+
+    for depth in (500, 900, 100_000):
+        nested = "[" * depth + "]" * depth
+        response = client.post(
+            "/orders",
+            content='{"quantity": 1, "note": ' + nested + "}",
+            headers={"content-type": "application/json"},
+        )
+
+        assert response.status_code in {400, 422}, depth
+        assert response.headers["content-type"] == PROBLEM_JSON
+
+
 def test_unhandled_error_is_a_500_problem_that_leaks_nothing(
     app: FastAPI, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -115,3 +254,32 @@ def test_unhandled_error_is_a_500_problem_that_leaks_nothing(
     assert record.exc_info is not None
     assert "password=hunter2" in caplog.text
     assert getattr(record, "request_id", None) == response.headers["x-request-id"]
+
+
+def test_an_unhandled_error_is_logged_once(app: FastAPI, caplog: pytest.LogCaptureFixture) -> None:
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    # Starlette re-raises the exception after answering 500, so that the server
+    # sees it; with raise_server_exceptions the test client hands it to us.
+    with TestClient(app) as client, pytest.raises(RuntimeError) as exc_info:
+        client.get("/boom")
+    # What uvicorn does with an exception that leaves the app:
+    logging.getLogger("uvicorn.error").error(
+        "Exception in ASGI application", exc_info=exc_info.value
+    )
+
+    errors = [record for record in caplog.records if record.levelno >= logging.ERROR]
+    assert [record.getMessage() for record in errors] == ["Unhandled exception during GET /boom"]
+
+
+def test_the_server_still_logs_exceptions_the_app_did_not(
+    caplog: pytest.LogCaptureFixture, app: FastAPI
+) -> None:
+    del app  # Builds the app, which configures logging.
+    error = RuntimeError("raised outside the app's handlers")
+
+    logging.getLogger("uvicorn.error").error("Exception in ASGI application", exc_info=error)
+
+    assert "Exception in ASGI application" in caplog.text

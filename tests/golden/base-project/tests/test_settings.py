@@ -20,6 +20,7 @@ def test_defaults_are_safe_for_development() -> None:
     assert settings.host == "127.0.0.1"
     assert settings.port == 8000
     assert settings.workers == 1
+    assert settings.max_body_bytes == 1024 * 1024
 
 
 def test_settings_are_read_from_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -30,6 +31,7 @@ def test_settings_are_read_from_environment_variables(monkeypatch: pytest.Monkey
     monkeypatch.setenv("DOCS_ENABLED", "false")
     monkeypatch.setenv("PORT", "9000")
     monkeypatch.setenv("WORKERS", "4")
+    monkeypatch.setenv("MAX_BODY_BYTES", "65536")
 
     settings = Settings()
 
@@ -40,6 +42,7 @@ def test_settings_are_read_from_environment_variables(monkeypatch: pytest.Monkey
     assert settings.docs_enabled is False
     assert settings.port == 9000
     assert settings.workers == 4
+    assert settings.max_body_bytes == 65536
 
 
 def test_settings_are_read_from_a_dotenv_file(tmp_path: Path) -> None:
@@ -63,6 +66,10 @@ def test_settings_are_read_from_a_dotenv_file(tmp_path: Path) -> None:
         ("PORT", "70000"),
         ("WORKERS", "0"),
         ("DOCS_ENABLED", "maybe"),
+        # No limit at all, or one too small for any JSON body, is a mistake.
+        ("MAX_BODY_BYTES", "0"),
+        ("MAX_BODY_BYTES", "1023"),
+        ("MAX_BODY_BYTES", str(1024**3 + 1)),
     ],
 )
 def test_invalid_values_are_rejected(
