@@ -1,9 +1,10 @@
 """Your jobs: async functions registered with ``@job``. This module is yours to edit.
 
 A job receives its params (a pydantic model: the request's ``params`` are
-validated against it, and a mismatch is a 422 naming the fields) and a
-progress reporter. Whatever it returns (JSON-serialisable) becomes the task's
-result; an exception marks the task failed, with the exception's message.
+validated against it strictly, as the JSON schema the OpenAPI document shows
+says, and a mismatch is a 422 naming the fields) and a progress reporter.
+Whatever it returns (JSON-serialisable) becomes the task's result; an
+exception marks the task failed, with the exception's message.
 
 Jobs run on the event loop: never block it. Run blocking calls in a thread
 and CPU-bound work in a process pool::

@@ -1,11 +1,16 @@
 """The job registry: the ``@job`` decorator, and what a running job receives."""
 
 import inspect
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, get_type_hints
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError, to_json
+
+# How deep a request's params may nest: deeper input is refused (422) before it
+# reaches the JSON serialiser, whose recursion it would exhaust.
+MAX_PARAMS_DEPTH = 32
 
 
 class Progress(Protocol):
@@ -34,6 +39,20 @@ class Job:
     name: str
     params_model: type[BaseModel]
     function: Callable[[Any, Progress], Coroutine[Any, Any, Any]]
+
+    def validate_params(self, params: Mapping[str, Any]) -> BaseModel:
+        """Return ``params`` (JSON values) validated against the job's model, strictly.
+
+        Validation is what the model's JSON schema says, and no more lenient:
+        a number must be a JSON number (not ``"5"``, not ``false``), a date an
+        ISO string. As in JSON Schema, ``5.0`` is the integer ``5``.
+
+        Raises:
+            pydantic.ValidationError: The params do not fit the model, or nest
+                deeper than ``MAX_PARAMS_DEPTH``.
+        """
+        document = to_json(_json_numbers(params))
+        return self.params_model.model_validate_json(document, strict=True)
 
 
 class JobRegistry:
@@ -91,6 +110,41 @@ class JobRegistry:
 
     def __iter__(self) -> Iterator[Job]:
         return iter(self._jobs.values())
+
+
+def _json_numbers(params: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``params`` whose integral floats are integers (``5.0`` → ``5``).
+
+    Walks without recursion, and refuses nesting deeper than ``MAX_PARAMS_DEPTH``.
+    """
+    copy: dict[str, Any] = {}
+    pending: list[tuple[Any, Any, int]] = [(params, copy, 1)]
+    while pending:
+        source, target, depth = pending.pop()
+        if depth > MAX_PARAMS_DEPTH:
+            raise _too_deep()
+        items = source.items() if isinstance(source, Mapping) else enumerate(source)
+        for key, value in items:
+            if isinstance(value, Mapping):
+                target[key] = {}
+                pending.append((value, target[key], depth + 1))
+            elif isinstance(value, list | tuple):
+                target[key] = [None] * len(value)
+                pending.append((value, target[key], depth + 1))
+            elif isinstance(value, float) and value.is_integer():
+                target[key] = int(value)
+            else:
+                target[key] = value
+    return copy
+
+
+def _too_deep() -> ValidationError:
+    error = PydanticCustomError(
+        "too_deep", "Params nest more than {max_depth} levels", {"max_depth": MAX_PARAMS_DEPTH}
+    )
+    # The input is not repeated: a structure that deep is what nothing should serialise.
+    details: InitErrorDetails = {"type": error, "loc": (), "input": None}
+    return ValidationError.from_exception_data("params", [details])
 
 
 registry = JobRegistry()

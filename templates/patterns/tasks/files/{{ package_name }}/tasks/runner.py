@@ -18,6 +18,8 @@ logger = logging.getLogger(__name__)
 
 RELEASED = "released"
 LOST = "lost"
+# A failed task's `error` keeps at most this much of the exception's message.
+MAX_ERROR_CHARS = 2000
 
 
 class LeaseLost(Exception):
@@ -156,6 +158,8 @@ class Runner:
         result: object = None,
         error: str | None = None,
     ) -> str:
+        if error is not None:
+            error = _storable(error)
         done = await self.store.finish(record.id, owner, status, result=result, error=error)
         return status if done else LOST
 
@@ -213,3 +217,11 @@ class Runner:
 def _describe(exc: BaseException) -> str:
     message = str(exc)
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _storable(error: str) -> str:
+    """Return ``error`` bounded, and without NUL (which PostgreSQL text refuses)."""
+    error = error.replace("\x00", "\ufffd")
+    if len(error) <= MAX_ERROR_CHARS:
+        return error
+    return error[: MAX_ERROR_CHARS - 1] + "…"

@@ -180,14 +180,15 @@ class TaskService:
 
         Raises:
             UnknownJob: No such job.
-            pydantic.ValidationError: The params do not fit the job's model.
+            pydantic.ValidationError: The params do not fit the job's model
+                (strictly: see :meth:`Job.validate_params`).
             BacklogFull: The queue is full.
             IdempotencyConflict: The key was used for another request.
         """
         found = self.jobs.get(job)
         if found is None:
             raise UnknownJob(job)
-        normalised = found.params_model.model_validate(params).model_dump(mode="json")
+        normalised = found.validate_params(params).model_dump(mode="json")
         record, created = await self.store.create(job, normalised, idempotency_key)
         if created:
             await self.dispatch(record.id)

@@ -2,17 +2,35 @@
 
 Every state change is one SQL statement, so it is atomic on SQLite (whose
 file lock serialises writers, across processes too) and on PostgreSQL alike.
+Admission to the queue is one statement too (it inserts only while the
+backlog is below ``TASKS_MAX_QUEUED``); on PostgreSQL, where concurrent
+statements do not see each other's uncommitted rows, submissions also take
+a transaction-scoped advisory lock so that the count they check is exact.
 """
 
 import asyncio
 import time
 import uuid
+import zlib
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Row, Table, case, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Row,
+    Table,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal,
+    select,
+    text,
+    update,
+)
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -22,6 +40,10 @@ from .settings import TasksSettings
 
 table = cast(Table, TaskRow.__table__)
 c = table.c
+
+PACKAGE = __name__.partition(".")[0]
+# The advisory lock submissions take on PostgreSQL: the same in every process of the project.
+BACKLOG_LOCK_KEY = zlib.crc32(f"{PACKAGE}:tasks-backlog".encode())
 
 
 @dataclass(frozen=True)
@@ -141,6 +163,11 @@ class TaskStore:
     ) -> tuple[TaskRecord, bool]:
         """Queue a task; return it and whether it is new.
 
+        The task is inserted only while fewer than ``TASKS_MAX_QUEUED`` tasks
+        are queued, in one statement (``INSERT ... SELECT ... WHERE``), so
+        concurrent submissions, from any number of processes, never queue
+        more than the bound.
+
         Raises:
             BacklogFull: The queue is full.
             IdempotencyConflict: The key names a task of another job or params.
@@ -149,10 +176,8 @@ class TaskStore:
             existing = await self._by_key(idempotency_key, job, params)
             if existing is not None:
                 return existing, False
-        if await self.count(QUEUED) >= self.settings.max_queued:
-            raise BacklogFull
         now = time.time() if now is None else now
-        values = {
+        values: dict[str, Any] = {
             "id": uuid.uuid4().hex,
             "job": job,
             "params": params,
@@ -167,9 +192,18 @@ class TaskStore:
             "created_at": now,
             "updated_at": now,
         }
+        queued = select(func.count()).select_from(table).where(c.status == QUEUED)
+        room = queued.scalar_subquery() < literal(self.settings.max_queued, BigInteger)
+        row_values = select(*(literal(value, c[name].type) for name, value in values.items()))
+        statement = insert(table).from_select(list(values), row_values.where(room)).returning(*c)
         try:
             async with self._writing() as conn:
-                row = (await conn.execute(insert(table).values(values).returning(*c))).one()
+                if conn.dialect.name == "postgresql":
+                    # Held until the insert commits: the next submission counts it.
+                    await conn.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": BACKLOG_LOCK_KEY}
+                    )
+                row = (await conn.execute(statement)).first()
         except IntegrityError:
             # Another request with the same key won the race: answer with its task.
             if idempotency_key is None:
@@ -178,6 +212,8 @@ class TaskStore:
             if existing is None:
                 raise
             return existing, False
+        if row is None:
+            raise BacklogFull
         self.submitted.notify()
         self._notify()
         return _record(row), True
@@ -206,7 +242,8 @@ class TaskStore:
         if status is not None:
             query = query.where(c.status == status)
         if before is not None:
-            query = query.where(c.seq < before)
+            # As a BIGINT: PostgreSQL's INTEGER column would refuse a larger parameter.
+            query = query.where(c.seq < bindparam("before", before, type_=BigInteger))
         async with self.engine.connect() as conn:
             return [_record(row) for row in await conn.execute(query)]
 
