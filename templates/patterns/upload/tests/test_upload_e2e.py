@@ -1,4 +1,4 @@
-"""The upload pattern under a real uvicorn: flat memory for large uploads, early 413 for chunked.
+"""The upload pattern under a real uvicorn: flat memory, early 413, slow clients cut off.
 
 Uploads are streamed from generators over raw sockets, so the client side stays
 small too, and the server's memory is read from /proc (VmHWM) before and after.
@@ -6,11 +6,13 @@ small too, and the server's memory is read from /proc (VmHWM) before and after.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import json
 import select
 import socket
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,3 +230,106 @@ def test_servers_sharing_postgres_but_not_the_folder_say_so_instead_of_404(
     # With the storage shared (the same folder: the same .storage-id), both serve it.
     with serve_app(project, env={**server_env(host_a), **shared}) as again:
         assert httpx2.get(f"{again.url}/files/{file_id}", timeout=10).status_code == 200
+
+
+def open_stalled_upload(served: ServedApp, method: str, *, body: bytes) -> socket.socket:
+    """Start an upload that announces 4 MiB, send ``body`` of it, and stall (a slow client)."""
+    sock = socket.create_connection(("127.0.0.1", served.port), timeout=30)
+    path = "/files" if method == "POST" else "/files/raw/stalled.pdf"
+    kind = f"multipart/form-data; boundary={BOUNDARY}" if method == "POST" else "application/pdf"
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {4 * MiB}\r\n"
+        f"Content-Type: {kind}\r\n\r\n"
+    )
+    sock.sendall(head.encode() + body)
+    return sock
+
+
+def read_answer(sock: socket.socket, method: str) -> Answer:
+    response = http.client.HTTPResponse(sock, method=method)
+    try:
+        response.begin()
+        content = json.loads(response.read())
+        headers = {k.lower(): v for k, v in response.getheaders()}
+    finally:
+        response.close()
+        sock.close()
+    return Answer(response.status, headers, content, 0)
+
+
+def part_files(folder: Path) -> list[Path]:
+    return sorted(folder.glob(".*.part")) if folder.exists() else []
+
+
+def wait_until(condition: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def test_stalled_uploads_time_out_leave_no_part_files_and_are_capped(
+    project: Path, tmp_path: Path
+) -> None:
+    """Slow clients once held the server for as long as they liked, as many as they liked."""
+    env = server_env(tmp_path, UPLOAD_IDLE_TIMEOUT_SECONDS="2", UPLOAD_MAX_CONCURRENT="4")
+    pdf_head = b"%PDF-1.7\n%" + b"x" * (MiB + 64 * 1024) + b"\n"  # past a batch: a .part exists
+    form_head = next(multipart(iter([b""]), "stalled.pdf"))
+    uploads = tmp_path / "uploads"
+    with serve_app(project, env=env) as served:
+        stalled = [
+            (method, open_stalled_upload(served, method, body=body))
+            for method, body in [
+                ("POST", form_head + pdf_head),
+                ("POST", form_head + pdf_head),
+                ("PUT", pdf_head),
+                ("PUT", pdf_head),
+            ]
+        ]
+        assert wait_until(lambda: len(part_files(uploads)) == 4, timeout=20)
+        # A fifth upload: refused at once, before any of its body is read.
+        extra = open_stalled_upload(served, "PUT", body=b"")
+        refused = read_answer(extra, "PUT")
+        assert refused.status == 503
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["retry-after"]) > 0
+        started = time.monotonic()
+        for method, sock in stalled:
+            answer = read_answer(sock, method)
+            assert answer.status == 408, answer.body
+            assert answer.headers["content-type"] == "application/problem+json"
+            assert answer.headers["connection"] == "close"
+        waited = time.monotonic() - started
+        assert wait_until(lambda: part_files(uploads) == [], timeout=10)
+        # The slots were given back: the next upload is received.
+        created = send_streaming(served, "POST", "/files", multipart(pdf_stream(MiB), "ok.pdf"))
+        assert created.status == 201, created.body
+    print(f"4 stalled uploads answered 408 within {waited:.1f} s of the 503")
+    assert waited < 15
+
+
+def test_a_trickling_upload_is_cut_off_by_the_minimum_rate(project: Path, tmp_path: Path) -> None:
+    env = server_env(
+        tmp_path,
+        UPLOAD_MIN_BYTES_PER_SECOND="20000",
+        UPLOAD_MIN_RATE_GRACE_SECONDS="1",
+        UPLOAD_IDLE_TIMEOUT_SECONDS="30",
+    )
+    with serve_app(project, env=env) as served:
+        sock = open_stalled_upload(served, "PUT", body=b"%PDF-1.7\n")
+        started = time.monotonic()
+        sent = 0
+        # 200 bytes every 0.1 s: never idle, but a tenth of the minimum rate.
+        while time.monotonic() - started < 20 and not select.select([sock], [], [], 0.1)[0]:
+            with contextlib.suppress(OSError):
+                sock.sendall(b"%" + b"x" * 198 + b"\n")
+                sent += 200
+        answer = read_answer(sock, "PUT")
+        elapsed = time.monotonic() - started
+    print(f"408 after {elapsed:.1f} s and {sent} bytes")
+    assert answer.status == 408, answer.body
+    assert "bytes per second" in answer.body["detail"]
+    assert elapsed < 10
+    assert stored_files(tmp_path / "uploads") == []

@@ -29,6 +29,14 @@ def png(width: int = 1, height: int = 1, *, text: bytes = b"") -> bytes:
     )
 
 
+def late_text_png(text: bytes, *, padding: int) -> bytes:
+    """Return a valid PNG whose tEXt chunk comes after ``padding`` bytes of another chunk."""
+    plain = png()
+    end = plain.index(b"IEND") - 4
+    filler = png_chunk(b"zzPd", bytes(padding))  # a private, ancillary chunk of zeros
+    return plain[:end] + filler + png_chunk(b"tEXt", b"Comment\x00" + text) + plain[end:]
+
+
 def jpeg() -> bytes:
     """Return a minimal JPEG: SOI, a JFIF APP0 segment, a comment and EOI."""
     app0 = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .models import UploadedFile
+from .pacing import UploadSlots
 from .settings import UploadSettings
 from .storage import LocalStorage, Storage
 
@@ -66,6 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         logger.error(message)
     app.state.upload_settings = settings
     app.state.upload_storage = storage
+    app.state.upload_slots = UploadSlots(settings.upload_max_concurrent)
     yield
 
 
@@ -81,6 +83,12 @@ def get_storage(request: Request) -> Storage:
     return storage
 
 
+def get_slots(request: Request) -> UploadSlots:
+    """Return the app's upload slots, which cap the uploads in progress (a FastAPI dependency)."""
+    slots: UploadSlots = request.app.state.upload_slots
+    return slots
+
+
 async def get_owner(request: Request) -> str | None:
     """Return who is calling, for the files' `owner` column: replace with your authentication.
 
@@ -93,4 +101,5 @@ async def get_owner(request: Request) -> str | None:
 
 UploadSettingsDep = Annotated[UploadSettings, Depends(get_upload_settings)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
+SlotsDep = Annotated[UploadSlots, Depends(get_slots)]
 OwnerDep = Annotated[str | None, Depends(get_owner)]

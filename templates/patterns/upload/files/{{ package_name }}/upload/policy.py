@@ -4,7 +4,9 @@ Each accepted type has a signature (sniffed with the pure-Python `filetype`
 library, no system libmagic), the extension the server stores it under, the
 extensions and declared types a client may use for it, and cheap structural
 checks of its first and last bytes. Anything else, and anything that looks
-like active content (HTML, SVG, scripts), is refused with 415.
+like active content (HTML, SVG, scripts, PDF JavaScript or launch actions)
+anywhere in the file, is refused with 415 (`scan.py` says exactly what is
+looked for).
 
 Signature and structure checks narrow what gets through; they do not prove a
 file harmless (OWASP: do not rely on them alone). The real protection is how
@@ -16,16 +18,22 @@ limit) to strip anything hidden in them.
 
 import re
 import struct
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 import filetype  # type: ignore[import-untyped]
 
+from ..errors import bounded
+from .scan import (
+    ACTIVE_CONTENT,
+    ACTIVE_CONTENT_LONGEST,
+    StreamSearch,
+    decode_pdf_name,
+    pdf_names,
+)
+
 SNIFF_BYTES = 8192
 """Bytes looked at to identify the type: it is decided once this many have arrived."""
-
-SCAN_BYTES = 64 * 1024
-"""Leading bytes searched for markers of active content (HTML, SVG, scripts)."""
 
 TAIL_BYTES = 1024
 """Trailing bytes kept to check how the file ends."""
@@ -35,11 +43,6 @@ MAX_IMAGE_PIXELS = 89_478_485
 
 GENERIC_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream"})
 """Declared types that say nothing about the content, so never disagree with it."""
-
-_ACTIVE_CONTENT = re.compile(
-    rb"<(?:script|html|svg|body|iframe|object|embed|!doctype\s+html|\?php)\b|javascript:",
-    re.IGNORECASE,
-)
 
 Check = Callable[[bytes], str | None]
 """A structural check: returns what is wrong, or None."""
@@ -51,10 +54,13 @@ TailCheck = Callable[[bytes, int], str | None]
 class UnacceptableFile(Exception):
     """The upload cannot be accepted; `status` is the HTTP status that says why."""
 
-    def __init__(self, status: int, detail: str) -> None:
+    def __init__(
+        self, status: int, detail: str, *, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.status = status
         self.detail = detail
+        self.headers = dict(headers or {})
 
 
 def _no_check(_data: bytes) -> str | None:
@@ -76,7 +82,8 @@ class FileType:
         aliases: Other declared media types that mean the same.
         check_head: Structural check of the first bytes.
         check_tail: Structural check of the last bytes and the size.
-        forbidden: Byte strings that must not occur anywhere in the file.
+        forbidden_names: PDF names that must not occur anywhere in the file
+            (matched as a PDF reader reads them, ``#xx`` escapes decoded).
     """
 
     mime: str
@@ -85,7 +92,7 @@ class FileType:
     aliases: frozenset[str] = frozenset()
     check_head: Check = _no_check
     check_tail: TailCheck = _no_tail_check
-    forbidden: tuple[bytes, ...] = field(default=())
+    forbidden_names: tuple[str, ...] = ()
 
 
 def _pixels(width: int, height: int) -> str | None:
@@ -190,7 +197,7 @@ KNOWN_TYPES: dict[str, FileType] = {
             _pdf_head,
             _pdf_tail,
             # Scripts and launch actions make a PDF active content in most viewers.
-            forbidden=(b"/JavaScript", b"/Launch"),
+            forbidden_names=("JavaScript", "Launch"),
         ),
     )
 }
@@ -213,7 +220,9 @@ class Inspector:
 
     Feed every chunk to `feed` and call `finish` at the end. The type is decided
     as soon as `SNIFF_BYTES` have arrived, so a file of the wrong type is refused
-    after its first chunk, not after its last.
+    after its first chunk, not after its last. Every byte is searched for active
+    content (and, in a PDF, for forbidden names) once, plus a seam of a few
+    bytes per chunk: the work per byte is bounded however the file is cut up.
     """
 
     def __init__(
@@ -225,27 +234,33 @@ class Inspector:
         self.file_type: FileType | None = None
         self.size = 0
         self._head = bytearray()
-        self._scan = bytearray()
-        self._tail = b""
-        self._overlap = b""
+        self._tail = bytearray()
+        self._active = StreamSearch(ACTIVE_CONTENT, longest=ACTIVE_CONTENT_LONGEST)
+        self._names: StreamSearch | None = None
+
+    @property
+    def bytes_scanned(self) -> int:
+        """Bytes searched for markers so far, seams included: the inspection's work."""
+        names = self._names.scanned if self._names is not None else 0
+        return self._active.scanned + names
 
     def feed(self, data: bytes) -> None:
         """Look at the next bytes of the file."""
         self.size += len(data)
-        if len(self._scan) < SCAN_BYTES:
-            self._scan += data[: SCAN_BYTES - len(self._scan)]
-            if _ACTIVE_CONTENT.search(self._scan):
-                raise UnacceptableFile(415, "The file contains active content (HTML or script).")
+        if self._active.feed(data) is not None:
+            raise UnacceptableFile(415, "The file contains active content (HTML or script).")
         if self.file_type is None:
             before = len(self._head)
             self._head += data[: SNIFF_BYTES - before]
             if len(self._head) >= SNIFF_BYTES:
                 self._decide()
                 # Everything so far, in order: the head before this chunk, then the chunk.
-                self._search_forbidden(bytes(self._head[:before]) + data)
-        else:
-            self._search_forbidden(data)
-        self._tail = (self._tail + data[-TAIL_BYTES:])[-TAIL_BYTES:]
+                self._search_names(bytes(self._head[:before]) + data)
+        elif self._names is not None:
+            self._search_names(data)
+        self._tail += data[-TAIL_BYTES:]
+        if len(self._tail) > 2 * TAIL_BYTES:  # trimmed now and then: constant work per byte
+            del self._tail[:-TAIL_BYTES]
 
     def finish(self) -> FileType:
         """Return the file's type once every byte was fed, or raise why it is refused."""
@@ -253,9 +268,12 @@ class Inspector:
             raise UnacceptableFile(422, "The file is empty.")
         if self.file_type is None:
             self._decide()  # A small file: the head is all of it.
-            self._search_forbidden(bytes(self._head))
+            self._search_names(bytes(self._head))
         assert self.file_type is not None
-        problem = self.file_type.check_tail(self._tail, self.size)
+        # The end of the file ends a name too (as a delimiter would).
+        self._search_names(b"\n")
+        tail = bytes(self._tail[-TAIL_BYTES:])
+        problem = self.file_type.check_tail(tail, self.size)
         if problem is None and self.file_type.mime == "image/webp":
             declared_size = struct.unpack("<I", bytes(self._head[4:8]))[0] + 8
             if declared_size != self.size:
@@ -278,31 +296,31 @@ class Inspector:
         declared = self.declared_type
         if declared not in GENERIC_TYPES and declared not in {file_type.mime, *file_type.aliases}:
             raise UnacceptableFile(
-                415, f"The file was declared as {declared} but its content is {file_type.mime}."
+                415,
+                f"The file was declared as {bounded(declared)} but its content is "
+                f"{file_type.mime}.",
             )
         extension = suffix_of(self.filename)
         if extension and extension not in file_type.extensions:
             raise UnacceptableFile(
                 415,
-                f"The file name ends in {extension!r} but its content is {file_type.mime} "
-                f"(expected {', '.join(sorted(file_type.extensions))}).",
+                f"The file name ends in {bounded(extension)!r} but its content is "
+                f"{file_type.mime} (expected {', '.join(sorted(file_type.extensions))}).",
             )
         problem = file_type.check_head(head)
         if problem is not None:
             raise UnacceptableFile(415, f"The file is not a valid {file_type.mime}: {problem}.")
         self.file_type = file_type
+        if file_type.forbidden_names:
+            pattern, longest = pdf_names(file_type.forbidden_names)
+            self._names = StreamSearch((pattern,), longest=longest)
 
-    def _search_forbidden(self, data: bytes) -> None:
-        assert self.file_type is not None
-        markers = self.file_type.forbidden
-        if not markers:
+    def _search_names(self, data: bytes) -> None:
+        if self._names is None or self.file_type is None:
             return
-        longest = max(len(m) for m in markers)
-        # The chunk itself, then the seam with the previous one (no copy of the chunk).
-        seam = self._overlap + data[: longest - 1]
-        for marker in markers:
-            if marker in data or marker in seam:
-                raise UnacceptableFile(
-                    415, f"The {self.file_type.mime} contains active content ({marker.decode()})."
-                )
-        self._overlap = (self._overlap + data[-(longest - 1) :])[-(longest - 1) :]
+        found = self._names.feed(data)
+        if found is not None:
+            name = decode_pdf_name(found.group()[:-1])
+            raise UnacceptableFile(
+                415, f"The {self.file_type.mime} contains active content ({name})."
+            )

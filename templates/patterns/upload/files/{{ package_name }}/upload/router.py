@@ -2,25 +2,31 @@
 
 Uploads are received as they stream in (`receive.py`): the body is never
 read whole, the size limit applies to the bytes actually received, and the
-type is judged from the content. Refusals close the connection, so a client
-still sending is stopped instead of being read to the end.
+type is judged from the content. Each upload holds one of UPLOAD_MAX_CONCURRENT
+slots and must keep sending (`pacing.py`). Refusals close the connection, so a
+client still sending is stopped instead of being read to the end.
 """
 
 import logging
-from datetime import datetime
+from collections.abc import Mapping
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from starlette.requests import ClientDisconnect
 
 from ..database import SessionDep
-from .deps import OwnerDep, StorageDep, UploadSettingsDep
+from ..errors import bounded, problem_responses
+from ..limits import MAX_SQL_INT, body_limit
+from ..timestamps import UtcDateTime
+from .csrf import refuse_cross_site
+from .deps import OwnerDep, SlotsDep, StorageDep, UploadSettingsDep
 from .models import UploadedFile
 from .names import content_disposition
-from .policy import UnacceptableFile
+from .pacing import PacedBody
+from .policy import KNOWN_TYPES, UnacceptableFile
 from .receive import (
     FILE_FIELD,
     FORM_OVERHEAD_BYTES,
@@ -31,6 +37,7 @@ from .receive import (
     multipart_boundary,
     receive_raw,
 )
+from .settings import DEFAULT_ALLOWED_TYPES, UploadSettings, split_types
 from .storage import Storage
 
 logger = logging.getLogger(__name__)
@@ -38,6 +45,9 @@ logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/files", tags=["files"])
 
 MAX_PAGE_SIZE = 100
+
+MAX_FILENAME_CHARS = 1024
+"""Longest file name `PUT /files/raw/{filename}` takes (it is shortened when stored)."""
 
 # Served files can never run as a page of this site: a download, of the stored
 # type only, with no scripts, plugins or embedding even if a browser renders it.
@@ -48,6 +58,8 @@ DOWNLOAD_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 
+# An empty file is refused (422), so a file has at least one byte.
+_FILE_SCHEMA = {"type": "string", "format": "binary", "minLength": 1}
 _MULTIPART_BODY: dict[str, Any] = {
     "required": True,
     "content": {
@@ -55,21 +67,50 @@ _MULTIPART_BODY: dict[str, Any] = {
             "schema": {
                 "type": "object",
                 "required": [FILE_FIELD],
-                "properties": {FILE_FIELD: {"type": "string", "format": "binary"}},
+                "properties": {FILE_FIELD: _FILE_SCHEMA},
             }
         }
     },
 }
+# The smallest PDF the service accepts: the documented example of a raw upload
+# (text, unlike the other types, so JSON can carry it), when PDFs are accepted.
+_EXAMPLE_PDF = (
+    "%PDF-1.7\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+    "2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n"
+    "trailer\n<< /Root 1 0 R >>\n%%EOF\n"
+)
+_RAW_EXAMPLE = (
+    {"example": _EXAMPLE_PDF} if "application/pdf" in split_types(DEFAULT_ALLOWED_TYPES) else {}
+)
 _RAW_BODY: dict[str, Any] = {
     "required": True,
-    "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}},
+    "content": {"application/octet-stream": {"schema": _FILE_SCHEMA, **_RAW_EXAMPLE}},
 }
-_REFUSALS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Malformed body"},
-    413: {"description": "Larger than UPLOAD_MAX_BYTES (answered as soon as the limit is crossed)"},
-    415: {"description": "Type not accepted, not matching its name or declared type, or active"},
-    422: {"description": "No file, or an empty one"},
+
+_REFUSALS = {
+    400: "Malformed body, or the client went away before its end",
+    403: "Sent by a page of another site (see UPLOAD_CHECK_ORIGIN)",
+    408: "No bytes for UPLOAD_IDLE_TIMEOUT_SECONDS, or slower than UPLOAD_MIN_BYTES_PER_SECOND",
+    413: "Larger than UPLOAD_MAX_BYTES (answered as soon as the limit is crossed)",
+    415: "Type not accepted, not matching its name or declared type, or active content",
+    422: "No file, or an empty one",
+    503: "UPLOAD_MAX_CONCURRENT uploads in progress already (see Retry-After)",
 }
+
+
+def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    responses = problem_responses(*statuses)
+    for status, description in _REFUSALS.items():
+        if status in responses:
+            responses[status]["description"] = description
+    return responses
+
+
+_UPLOAD_RESPONSES = _documented(400, 403, 408, 413, 415, 422, 503)
+_FOUND_RESPONSES = problem_responses(404, 503)
+_FOUND_RESPONSES[503]["description"] = "Stored where this server cannot read it"
+
+FileId = Annotated[str, Path(description="The file's id, as `POST /files` answered it.")]
 
 
 class FileOut(BaseModel):
@@ -84,7 +125,7 @@ class FileOut(BaseModel):
     content_type: str
     """The type judged from the content."""
     sha256: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class FilePage(BaseModel):
@@ -103,10 +144,29 @@ def _content_length(request: Request) -> int | None:
         return None
 
 
-def _refuse(status: int, detail: str) -> HTTPException:
+def _refuse(status: int, detail: Any, headers: Mapping[str, str] | None = None) -> HTTPException:
     # Closing the connection stops a client that is still sending: the server
     # answers now and does not read (or discard) the rest of the body.
-    return HTTPException(status_code=status, detail=detail, headers={"Connection": "close"})
+    return HTTPException(
+        status_code=status, detail=detail, headers={"Connection": "close", **(headers or {})}
+    )
+
+
+def _refusal(exc: UnacceptableFile, *loc: str) -> HTTPException:
+    if exc.status == 422:
+        # A 422 lists its errors, as validation problems do; `loc` says where.
+        error = {"loc": ["body", *loc], "msg": exc.detail, "type": "value_error"}
+        return _refuse(422, [error])
+    return _refuse(exc.status, exc.detail, exc.headers)
+
+
+def _paced(request: Request, settings: UploadSettings) -> PacedBody:
+    return PacedBody(
+        request.stream(),
+        idle_seconds=settings.upload_idle_timeout_seconds,
+        min_bytes_per_second=settings.upload_min_bytes_per_second,
+        grace_seconds=settings.upload_min_rate_grace_seconds,
+    )
 
 
 async def _save(
@@ -142,15 +202,18 @@ async def _save(
     "",
     status_code=201,
     response_model=FileOut,
-    responses=_REFUSALS,
+    responses=_UPLOAD_RESPONSES,
     openapi_extra={"requestBody": _MULTIPART_BODY},
+    dependencies=[Depends(refuse_cross_site)],
 )
+@body_limit(None)  # The upload is bounded as it arrives, by UPLOAD_MAX_BYTES.
 async def upload_file(
     request: Request,
     response: Response,
     session: SessionDep,
     storage: StorageDep,
     settings: UploadSettingsDep,
+    slots: SlotsDep,
     owner: OwnerDep,
 ) -> UploadedFile:
     """Upload one file as `multipart/form-data`, in the field `file`.
@@ -167,10 +230,11 @@ async def upload_file(
     )
     try:
         boundary = multipart_boundary(request.headers.get("content-type"))
-        receiver = MultipartReceiver(boundary, make_sink)
-        received = await receiver.receive(request.stream(), max_body_bytes=max_body)
+        with slots.hold():
+            receiver = MultipartReceiver(boundary, make_sink)
+            received = await receiver.receive(_paced(request, settings), max_body_bytes=max_body)
     except UnacceptableFile as exc:
-        raise _refuse(exc.status, exc.detail) from None
+        raise _refusal(exc, FILE_FIELD) from None
     except ClientDisconnect:
         logger.info("Upload abandoned: the client disconnected")
         raise _refuse(400, "The client disconnected before the upload ended.") from None
@@ -181,16 +245,19 @@ async def upload_file(
     "/raw/{filename}",
     status_code=201,
     response_model=FileOut,
-    responses=_REFUSALS,
+    responses=_UPLOAD_RESPONSES,
     openapi_extra={"requestBody": _RAW_BODY},
+    dependencies=[Depends(refuse_cross_site)],
 )
+@body_limit(None)  # The upload is bounded as it arrives, by UPLOAD_MAX_BYTES.
 async def upload_raw(
-    filename: str,
+    filename: Annotated[str, Path(max_length=MAX_FILENAME_CHARS, examples=["report.pdf"])],
     request: Request,
     response: Response,
     session: SessionDep,
     storage: StorageDep,
     settings: UploadSettingsDep,
+    slots: SlotsDep,
     owner: OwnerDep,
 ) -> UploadedFile:
     """Upload one file as the raw request body (for API clients: no multipart encoding).
@@ -209,9 +276,10 @@ async def upload_raw(
         declared_type=request.headers.get("content-type"),
     )
     try:
-        received = await receive_raw(request.stream(), sink)
+        with slots.hold():
+            received = await receive_raw(_paced(request, settings), sink)
     except UnacceptableFile as exc:
-        raise _refuse(exc.status, exc.detail) from None
+        raise _refusal(exc) from None
     except ClientDisconnect:
         logger.info("Upload abandoned: the client disconnected")
         raise _refuse(400, "The client disconnected before the upload ended.") from None
@@ -229,7 +297,7 @@ async def _find(
         select(UploadedFile).where(UploadedFile.id == file_id, _own(owner))
     )
     if found is None:
-        raise HTTPException(status_code=404, detail="No such file.")
+        raise HTTPException(status_code=404, detail=f"No file has the id {bounded(file_id)!r}.")
     if found.storage_id is not None and found.storage_id != storage.storage_id:
         # Another server stored the bytes on a disk this one cannot see: say so,
         # rather than answer 404 for a file that exists, or orphan it on DELETE.
@@ -252,7 +320,7 @@ async def list_files(
     session: SessionDep,
     owner: OwnerDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_SQL_INT)] = 0,
 ) -> FilePage:
     """List the caller's files, newest first, `limit` at a time from `offset`."""
     total = await session.scalar(select(func.count()).select_from(UploadedFile).where(_own(owner)))
@@ -270,10 +338,16 @@ async def list_files(
 @router.get(
     "/{file_id}",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/octet-stream": {}}}, 404: {}, 503: {}},
+    responses={
+        200: {
+            "description": "The file's bytes, with the type judged when it was stored",
+            "content": {mime: {"schema": _FILE_SCHEMA} for mime in sorted(KNOWN_TYPES)},
+        },
+        **_FOUND_RESPONSES,
+    },
 )
 async def download_file(
-    file_id: str, session: SessionDep, storage: StorageDep, owner: OwnerDep
+    file_id: FileId, session: SessionDep, storage: StorageDep, owner: OwnerDep
 ) -> StreamingResponse:
     """Download a file: streamed, as an attachment, with its stored type and `nosniff`."""
     found = await _find(session, file_id, owner, storage)
@@ -291,9 +365,14 @@ async def download_file(
     )
 
 
-@router.delete("/{file_id}", status_code=204, responses={404: {}, 503: {}})
+@router.delete(
+    "/{file_id}",
+    status_code=204,
+    responses={**_documented(403), **_FOUND_RESPONSES},
+    dependencies=[Depends(refuse_cross_site)],
+)
 async def delete_file(
-    file_id: str, session: SessionDep, storage: StorageDep, owner: OwnerDep
+    file_id: FileId, session: SessionDep, storage: StorageDep, owner: OwnerDep
 ) -> Response:
     """Delete a file: its metadata first, then its bytes."""
     found = await _find(session, file_id, owner, storage)
