@@ -4,7 +4,10 @@
   promptly, the stalled one is disconnected, memory stays bounded;
 - two workers on Redis: clients on both workers get every message, presence counts
   both, and delivery resumes after Redis restarts;
-- shutdown closes sockets with 1001; invalid room ids are refused before the handshake.
+- shutdown closes sockets with 1001; invalid room ids and foreign origins (another
+  scheme too) are refused before the handshake;
+- one client address holds at most WS_MAX_CONNECTIONS_PER_CLIENT sockets (default 50),
+  refused with HTTP 429 problem details, while other addresses still get in.
 
 "Promptly" means generous timeouts that a broadcast stalled behind one client would
 blow (it waits for the stalled socket's keepalive timeout, tens of seconds, per message).
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import signal
 import socket
@@ -24,6 +28,7 @@ from pathlib import Path
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
+from websockets.typing import Origin
 from websockets_e2e_support import (
     MIB,
     SERVER_ENV,
@@ -191,6 +196,11 @@ def test_shutdown_closes_with_1001_and_bad_room_ids_are_refused(ws_project: Path
             with pytest.raises(InvalidStatus) as refused:
                 await connect(f"{served.ws_url}/ws/not.a.room", open_timeout=20)
             assert refused.value.response.status_code == 403
+            # The server's own host and port, but https: another origin.
+            host = f"127.0.0.1:{served.port}"
+            with pytest.raises(InvalidStatus) as refused:
+                await connect(f"{served.ws_url}/ws/bye", origin=Origin(f"https://{host}"))
+            assert refused.value.response.status_code == 403
             client = await Client.open(f"{served.ws_url}/ws/bye")
             os.killpg(served.process.pid, signal.SIGTERM)
             await wait_until(lambda: client.ws.state.name == "CLOSED", 20, "the server to close")
@@ -198,3 +208,53 @@ def test_shutdown_closes_with_1001_and_bad_room_ids_are_refused(ws_project: Path
             return client.closed_with
 
         assert asyncio.run(scenario()) == 1001
+
+
+def test_one_address_holds_at_most_its_cap_of_sockets(ws_project: Path) -> None:
+    # The default cap (50), not SERVER_ENV's: 60 sockets from 127.0.0.1 at once.
+    env = {**SERVER_ENV}
+    del env["WS_MAX_CONNECTIONS_PER_CLIENT"]
+    attempts, cap = 60, 50
+    with serve_app(ws_project, env=env) as served:
+        url = f"{served.ws_url}/ws/capped"
+
+        async def attempt(source: str = "127.0.0.1") -> Client | InvalidStatus:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind((source, 0))
+            sock.setblocking(False)
+            await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", served.port))
+            try:
+                return await Client.open(url, sock=sock)
+            except InvalidStatus as refused:
+                return refused
+
+        async def scenario() -> None:
+            outcomes = await asyncio.gather(*(attempt() for _ in range(attempts)))
+            admitted = [o for o in outcomes if isinstance(o, Client)]
+            try:
+                refusals = [o.response for o in outcomes if isinstance(o, InvalidStatus)]
+                assert (len(admitted), len(refusals)) == (cap, attempts - cap)
+                for response in refusals:
+                    assert response.status_code == 429
+                    assert response.headers["content-type"] == "application/problem+json"
+                    problem = json.loads(response.body)
+                    assert problem["status"] == 429
+                    assert problem["detail"].startswith("too many connections from your address")
+                # Another address (all of 127.0.0.0/8 is loopback) is not affected.
+                other = await attempt("127.0.0.2")
+                assert isinstance(other, Client), other
+                admitted.append(other)
+                assert presence(served, "capped")["count"] == cap + 1
+                # A socket closed gives its place back.
+                await admitted.pop(0).close()
+                await wait_until(
+                    lambda: presence(served, "capped")["count"] == cap, 20, "the leave"
+                )
+                again = await attempt()
+                assert isinstance(again, Client), again
+                admitted.append(again)
+            finally:
+                for client in admitted:
+                    await client.close()
+
+        asyncio.run(scenario())

@@ -250,9 +250,9 @@ def test_the_room_limit_holds_across_workers_under_concurrent_connects(
                 for index, room in enumerate(rooms):
                     mine = outcomes[index * newcomers : (index + 1) * newcomers]
                     assert sum(isinstance(o, Client) for o in mine) == limit, mine
-                    # Refused before the handshake (the 1013 close becomes HTTP 403).
+                    # Refused before the handshake, with HTTP 503.
                     refusals = [o for o in mine if not isinstance(o, Client)]
-                    assert refusals == [403] * (newcomers - limit)
+                    assert refusals == [503] * (newcomers - limit)
                     assert presence(served, room)["count"] == limit
                 workers = Counter(
                     worker_of(c.ws.local_address[1], served.port, served.pids()[1:])
@@ -267,7 +267,7 @@ def test_the_room_limit_holds_across_workers_under_concurrent_connects(
                 )
                 again = await asyncio.gather(*(attempt(room) for _ in range(3)))
                 admitted += [o for o in again if isinstance(o, Client)]
-                assert sorted(0 if isinstance(o, Client) else o for o in again) == [0, 403, 403]
+                assert sorted(0 if isinstance(o, Client) else o for o in again) == [0, 503, 503]
                 return workers
             finally:
                 for client in admitted:

@@ -5,6 +5,8 @@
 - `backplane`: how a message reaches every worker: in-process by default,
   one Redis stream per room when REDIS_URL is set; presence and admission.
 - `router`: `WS /ws/{room_id}` and `GET /ws/rooms/{room_id}` (presence).
-- `security`: the Origin check and the authentication hook.
+- `security`: the Origin check and the authentication hook; `origins`: what
+  an origin is (scheme, host and port).
+- `admission`: the connection caps per client address and per worker.
 - `settings`: the WS_* settings.
 """

@@ -28,6 +28,7 @@ from redis.asyncio import Redis
 from starlette.websockets import WebSocketDisconnect
 
 from ..redis_client import get_redis
+from .admission import ConnectionCounter
 from .backplane import Backplane, BackplaneUnavailableError, MemoryBackplane, RedisBackplane
 from .frames import FrameType as Kind
 from .frames import encode_body
@@ -176,6 +177,10 @@ class Hub:
     def __init__(self, settings: WebSocketSettings) -> None:
         self.settings = settings
         self.rooms: dict[str, dict[str, Connection]] = {}
+        # Sockets open or in their handshake, by client address (WS_MAX_CONNECTIONS*).
+        self.sockets = ConnectionCounter(
+            settings.ws_max_connections_per_client, settings.ws_max_connections
+        )
         self.backplane: Backplane = MemoryBackplane(self)
         self._running: set[Connection] = set()
         self._watchdog: asyncio.Task[None] | None = None

@@ -8,6 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Path, Request, WebSocket, status
 from pydantic import BaseModel
 
+from ..errors import problem_response, problem_responses
+from .admission import Refusal, client_key
 from .backplane import BackplaneUnavailableError
 from .frames import error_frame
 from .hub import Connection, Hub, get_hub
@@ -17,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 ROOM_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 ROOM_ID = re.compile(ROOM_ID_PATTERN)
+INVALID_ROOM_ID = "invalid room id: 1 to 64 characters among A-Z, a-z, 0-9, _ and -"
 
 router = APIRouter(tags=["websockets"])
 
@@ -50,7 +53,12 @@ class TokenBucket:
 
 
 async def _read(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
-    """Publish the client's text frames until it leaves or breaks a limit."""
+    """Publish the client's text frames until it leaves or breaks a limit.
+
+    Every frame read counts towards the rate limit, text or binary, even one
+    that is refused: a client cannot make the server do more work per second
+    by sending frames that are not messages.
+    """
     settings = hub.settings
     limit = settings.ws_max_message_bytes
     bucket = (
@@ -63,17 +71,18 @@ async def _read(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
         if message["type"] == "websocket.disconnect":
             return
         text: str | None = message.get("text")
-        if text is None:
-            if len(message.get("bytes") or b"") > limit:
-                conn.end(status.WS_1009_MESSAGE_TOO_BIG, "message too big")
-                return
-            conn.offer(error_frame(conn.room, "binary frames are not supported: send text"))
-            continue
-        if len(text) > limit or len(text.encode()) > limit:
+        data: bytes | None = message.get("bytes")
+        if text is not None and (len(text) > limit or len(text.encode()) > limit):
+            conn.end(status.WS_1009_MESSAGE_TOO_BIG, f"message too big (limit {limit} bytes)")
+            return
+        if data is not None and len(data) > limit:
             conn.end(status.WS_1009_MESSAGE_TOO_BIG, f"message too big (limit {limit} bytes)")
             return
         if bucket is not None and not bucket.take():
             conn.offer(error_frame(conn.room, "rate limit exceeded: message dropped"))
+            continue
+        if text is None:
+            conn.offer(error_frame(conn.room, "binary frames are not supported: send text"))
             continue
         conn.published += 1
         try:
@@ -85,32 +94,64 @@ async def _read(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
             conn.offer(error_frame(conn.room, "message not delivered: try again"))
 
 
+async def refuse(websocket: WebSocket, status_code: int, detail: str, close_code: int) -> None:
+    """Refuse the handshake with HTTP ``status_code`` and a problem details body.
+
+    On an ASGI server without the WebSocket denial response extension (uvicorn
+    with `--ws wsproto`), close with ``close_code`` instead, which the server
+    answers with HTTP 403. Browsers see neither status nor body: their socket
+    fails (close code 1006), whatever the reason.
+    """
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        problem = problem_response(status_code, detail=detail, instance=websocket.url.path)
+        await websocket.send_denial_response(problem)
+    else:
+        await websocket.close(close_code, detail)
+
+
 @router.websocket("/ws/{room_id}")
 async def room_socket(websocket: WebSocket, room_id: str) -> None:
     """Join the chat room ``room_id``.
 
     Each text frame the client sends is a message to the room; the server
-    sends JSON frames (see `frames`). Refused before the handshake (HTTP 403):
-    an invalid room id, a foreign Origin, an authentication failure, a full room
-    (counted on every worker), Redis unreachable.
+    sends JSON frames (see `frames`). Refused before the handshake, with a
+    problem details response: 403 for an invalid room id or a foreign Origin
+    (a failed authentication gets a plain 403), 429 when the client's address holds
+    WS_MAX_CONNECTIONS_PER_CLIENT sockets on this worker, 503 when this worker
+    holds WS_MAX_CONNECTIONS, the room is full (counted on every worker) or
+    Redis is unreachable.
     """
     hub = get_hub(websocket.app)
     if not ROOM_ID.fullmatch(room_id):
-        await websocket.close(status.WS_1008_POLICY_VIOLATION, "invalid room id")
+        await refuse(websocket, 403, INVALID_ROOM_ID, status.WS_1008_POLICY_VIOLATION)
         return
     if not origin_allowed(websocket, hub.settings):
-        await websocket.close(status.WS_1008_POLICY_VIOLATION, "origin not allowed")
+        await refuse(websocket, 403, "origin not allowed", status.WS_1008_POLICY_VIOLATION)
         return
+    client = client_key(websocket.client.host if websocket.client else None)
+    refusal = hub.sockets.acquire(client)
+    if refusal is not None:
+        code = 429 if refusal is Refusal.CLIENT_FULL else 503
+        await refuse(websocket, code, refusal.value, status.WS_1013_TRY_AGAIN_LATER)
+        return
+    try:
+        await _join(websocket, room_id, hub)
+    finally:
+        hub.sockets.release(client)
+
+
+async def _join(websocket: WebSocket, room_id: str, hub: Hub) -> None:
+    """Authenticate the client, take its place in the room, accept it and serve it."""
     identity = await authenticate(websocket)
     try:
         conn = await hub.admit(websocket, room_id, identity)
     except BackplaneUnavailableError as exc:
         # Without Redis the room can neither count its members nor carry messages.
         logger.warning("Refused a client of room %s: %s", room_id, exc)
-        await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "service unavailable")
+        await refuse(websocket, 503, "service unavailable", status.WS_1013_TRY_AGAIN_LATER)
         return
     if conn is None:
-        await websocket.close(status.WS_1013_TRY_AGAIN_LATER, "room is full")
+        await refuse(websocket, 503, "room is full", status.WS_1013_TRY_AGAIN_LATER)
         return
     try:
         await websocket.accept()
@@ -120,9 +161,10 @@ async def room_socket(websocket: WebSocket, room_id: str) -> None:
     await hub.serve(conn, lambda: _read(websocket, conn, hub))
 
 
-@router.get("/ws/rooms/{room_id}")
+@router.get("/ws/rooms/{room_id}", responses=problem_responses(503))
 async def room_presence(
-    request: Request, room_id: Annotated[str, Path(pattern=ROOM_ID_PATTERN)]
+    request: Request,
+    room_id: Annotated[str, Path(min_length=1, max_length=64, pattern=ROOM_ID_PATTERN)],
 ) -> Presence:
     """Return who is in the room (on every worker when Redis is used)."""
     hub = get_hub(request.app)

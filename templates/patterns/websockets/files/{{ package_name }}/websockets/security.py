@@ -6,29 +6,38 @@ any page open a socket to any server (sending its cookies), so the Origin
 check is what stops cross-site WebSocket hijacking.
 """
 
-from urllib.parse import urlsplit
-
 from fastapi import WebSocket
 
+from .origins import parse_origin, server_origin
 from .settings import WebSocketSettings
 
 
 def origin_allowed(websocket: WebSocket, settings: WebSocketSettings) -> bool:
     """Return whether the client's `Origin` may connect.
 
-    Allowed: the server's own origin (same host), the origins listed in
-    WS_ALLOWED_ORIGINS (any origin with `*`), and clients that send no Origin
-    (not browsers) unless WS_REQUIRE_ORIGIN is true.
+    Allowed: the server's own origin (same scheme, host and port: a `ws://`
+    socket is same-origin with `http://` pages, `wss://` with `https://`), the
+    origins listed in WS_ALLOWED_ORIGINS (any origin with `*`), and clients that
+    send no Origin (not browsers) unless WS_REQUIRE_ORIGIN is true. An Origin
+    that names no origin (`null`, garbage) is refused unless `*` is listed.
+
+    The server's scheme and host are what the ASGI server reports: behind a
+    proxy that terminates TLS, uvicorn must trust its `X-Forwarded-Proto`
+    (`--forwarded-allow-ips`), or the page's origin must be listed.
     """
-    origin = websocket.headers.get("origin")
-    if origin is None:
+    header = websocket.headers.get("origin")
+    if header is None:
         return not settings.ws_require_origin
-    origin = origin.strip().rstrip("/").lower()
     allowed = settings.ws_allowed_origins
-    if "*" in allowed or origin in allowed:
+    if "*" in allowed:
         return True
-    host = websocket.headers.get("host", "").lower()
-    return bool(host) and urlsplit(origin).netloc == host
+    origin = parse_origin(header)
+    if origin is None:
+        return False
+    if str(origin) in allowed:
+        return True
+    own = server_origin(websocket.scope.get("scheme", "ws"), websocket.headers.get("host", ""))
+    return own is not None and own == origin
 
 
 async def authenticate(websocket: WebSocket) -> str | None:
