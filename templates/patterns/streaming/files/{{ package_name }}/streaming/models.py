@@ -7,6 +7,7 @@ from sqlalchemy import DateTime, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..database import Base
+from ..timestamps import UtcDateTime
 
 
 class Item(Base):
@@ -30,8 +31,25 @@ class ItemRow(BaseModel):
     name: str
     category: str
     price_cents: int
-    created_at: datetime
-    """When the item was created, in UTC (ISO 8601, without offset)."""
+    created_at: UtcDateTime
+    """When the item was created: ISO 8601 in UTC, with its offset (`+00:00`)."""
+
+
+class ItemLine(BaseModel):
+    """An `ItemRow` as the NDJSON encoder writes it, its timestamp already formatted.
+
+    The same fields, and the same JSON, as `ItemRow`; formatting the timestamp
+    before validation keeps Python callbacks out of pydantic's per-row work,
+    which more than halves the encoder's time.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: int
+    name: str
+    category: str
+    price_cents: int
+    created_at: str
 
 
 class ExportError(BaseModel):

@@ -4,6 +4,7 @@ import tomllib
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
+from functools import cache
 from pathlib import Path
 from typing import Literal
 
@@ -59,17 +60,18 @@ class ApiVersions(BaseModel):
         """Return the version names, oldest first."""
         return sorted(self.versions, key=lambda name: int(name[1:]))
 
-    def successor(self, name: str, on: date) -> str:
-        """Return the version clients of ``name`` should move to: the nearest newer one served.
+    def successor(self, name: str, on: date) -> str | None:
+        """Return the version clients of ``name`` should move to, or None if there is none.
 
-        Versions retired by ``on`` are passed over (a 410 must not point at another
-        410); the latest version is served by definition.
+        The nearest newer version that is active on ``on``; failing that, the
+        nearest newer one still served (deprecated, before its sunset). A
+        retired version is never named: a 410 must not point at another 410.
         """
         names = self.ordered()
-        for newer in names[names.index(name) + 1 :]:
-            if not self.versions[newer].is_retired(on):
-                return newer
-        return self.latest
+        newer = [n for n in names[names.index(name) + 1 :] if not self.versions[n].is_retired(on)]
+        active = [n for n in newer if self.versions[n].status == "active"]
+        candidates = active or newer
+        return candidates[0] if candidates else None
 
 
 def load_versions(path: Path = VERSIONS_FILE) -> ApiVersions:
@@ -78,8 +80,19 @@ def load_versions(path: Path = VERSIONS_FILE) -> ApiVersions:
         return ApiVersions.model_validate(tomllib.load(handle))
 
 
+@cache
+def configured_versions() -> ApiVersions:
+    """Return versions.toml as read once, at start-up: not on every request."""
+    return load_versions()
+
+
 def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def lifecycle_header_names(policy: VersionPolicy) -> list[str]:
+    """Return the names of the headers ``lifecycle_headers`` sends for ``policy``."""
+    return list(lifecycle_headers(policy))
 
 
 def lifecycle_headers(policy: VersionPolicy) -> dict[str, str]:
@@ -102,32 +115,47 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+def current_versions(request: Request) -> ApiVersions:
+    """Return the versions in force: versions.toml, or ``app.state.api_versions`` in tests."""
+    versions: ApiVersions | None = getattr(request.app.state, "api_versions", None)
+    return versions or configured_versions()
+
+
+def current_day(request: Request) -> date:
+    """Return today in UTC, or what ``app.state.api_today`` (a test's clock) says."""
+    clock: Callable[[], date] = getattr(request.app.state, "api_today", None) or today
+    return clock()
+
+
 def enforce_lifecycle(name: str) -> Callable[[Request, Response], None]:
     """Return the dependency every route of version ``name`` runs first.
 
     It answers 410 Gone (problem+json, naming the successor) for a retired
     version and adds the deprecation headers to a deprecated one's responses.
-    versions.toml is read once, here, at start-up: not on every request.
     Tests can swap the versions and the clock through ``app.state.api_versions``
     and ``app.state.api_today``.
     """
-    configured = load_versions()
+    configured_versions()  # Read (and validated) at start-up, not on the first request.
 
     def check(request: Request, response: Response) -> None:
-        state = request.app.state
-        versions: ApiVersions = getattr(state, "api_versions", None) or configured
-        clock: Callable[[], date] = getattr(state, "api_today", None) or today
+        versions = current_versions(request)
         policy = versions.versions[name]
         headers = lifecycle_headers(policy)
-        now = clock()
+        now = current_day(request)
         if policy.is_retired(now):
             successor = versions.successor(name, now)
-            raise HTTPException(
-                status_code=410,
-                detail=f"API {name} has been retired; use /api/{successor}/ instead "
-                f"(documented at /api/{successor}/docs).",
-                headers=headers,
-            )
+            if successor is None:
+                detail = f"API {name} has been retired, and no newer version is served."
+            else:
+                detail = (
+                    f"API {name} has been retired; use /api/{successor}/ instead "
+                    f"(documented at /api/{successor}/docs)."
+                )
+                # RFC 5829's relation, for clients that follow links rather than prose.
+                links = [headers["Link"]] if "Link" in headers else []
+                links.append(f'</api/{successor}/>; rel="successor-version"')
+                headers["Link"] = ", ".join(links)
+            raise HTTPException(status_code=410, detail=detail, headers=headers)
         response.headers.update(headers)
 
     return check

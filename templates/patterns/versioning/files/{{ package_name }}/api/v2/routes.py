@@ -1,14 +1,14 @@
 """Routes of this version: its request and response models, over the shared users service."""
 
-import base64
-import binascii
-from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from ...database import SessionDep
+from ...errors import bounded, problem_responses
+from ...limits import MAX_SQL_INT
+from ...timestamps import UtcDateTime
 from ..users import service
 
 router = APIRouter(tags=["users"])
@@ -19,9 +19,9 @@ class UserIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    given_name: str = Field(min_length=1, max_length=100)
-    family_name: str = Field(default="", max_length=100)
-    email: str = Field(pattern=service.EMAIL_PATTERN, max_length=320)
+    given_name: str = Field(min_length=1, max_length=100, pattern=service.TEXT_PATTERN)
+    family_name: str = Field(default="", max_length=100, pattern=service.TEXT_PATTERN)
+    email: service.Email
 
 
 class UserOut(BaseModel):
@@ -31,7 +31,7 @@ class UserOut(BaseModel):
     given_name: str
     family_name: str
     email: str
-    created_at: datetime
+    created_at: UtcDateTime
 
 
 class UserPage(BaseModel):
@@ -51,19 +51,36 @@ def _to_out(user: service.User) -> UserOut:
     )
 
 
-def _encode_cursor(user_id: int) -> str:
-    return base64.urlsafe_b64encode(str(user_id).encode()).decode().rstrip("=")
+# A cursor is the last id of the previous page, in hexadecimal. Clients pass
+# it back without reading it. The pattern admits exactly the numbers SQL holds,
+# 0 to MAX_SQL_INT (0x7fffffffffffffff): a forged or mangled cursor (10**25, or
+# anything not hexadecimal) is refused by validation, with 422, before any query.
+CURSOR_PATTERN = r"^[0-7]?[0-9a-f]{1,15}$"
 
 
-def _decode_cursor(cursor: str) -> int:
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        return int(base64.urlsafe_b64decode(padded.encode()).decode())
-    except (ValueError, binascii.Error):
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "Invalid cursor.") from None
+def encode_cursor(user_id: int) -> str:
+    """Return the cursor of the page after the user ``user_id``."""
+    return format(user_id, "x")
 
 
-@router.post("/users", status_code=status.HTTP_201_CREATED)
+def decode_cursor(cursor: str) -> int:
+    """Return the id a cursor that matches CURSOR_PATTERN names (at most MAX_SQL_INT)."""
+    return int(cursor, 16)
+
+
+# An id within what SQL holds (a larger one would fail in the driver, not 404).
+UserId = Annotated[int, Path(ge=1, le=MAX_SQL_INT, description="The user's id.")]
+
+# The statuses the routes answer besides 422 (validation) and 500, documented
+# app-wide, and 410, documented for every route of a version.
+_CREATE_ERRORS = problem_responses(400, 409)
+_CREATE_ERRORS[400]["description"] = "The body is not JSON text (it is not UTF-8)."
+_CREATE_ERRORS[409]["description"] = "A user with this email address exists."
+_READ_ERRORS = problem_responses(404)
+_READ_ERRORS[404]["description"] = "No user has this id."
+
+
+@router.post("/users", status_code=status.HTTP_201_CREATED, responses=_CREATE_ERRORS)
 async def create_user(body: UserIn, session: SessionDep) -> UserOut:
     """Create a user."""
     try:
@@ -75,12 +92,12 @@ async def create_user(body: UserIn, session: SessionDep) -> UserOut:
     return _to_out(user)
 
 
-@router.get("/users/{user_id}")
-async def get_user(user_id: int, session: SessionDep) -> UserOut:
+@router.get("/users/{user_id}", responses=_READ_ERRORS)
+async def get_user(user_id: UserId, session: SessionDep) -> UserOut:
     """Return one user."""
     user = await service.get_user(session, user_id)
     if user is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No user {user_id}.")
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"No user {bounded(str(user_id))}.")
     return _to_out(user)
 
 
@@ -88,11 +105,14 @@ async def get_user(user_id: int, session: SessionDep) -> UserOut:
 async def list_users(
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[
+        str | None,
+        Query(pattern=CURSOR_PATTERN, description="`next_cursor` of the previous page."),
+    ] = None,
 ) -> UserPage:
     """List users, `limit` at a time; pass `next_cursor` back to get the next page."""
-    after_id = _decode_cursor(cursor) if cursor else 0
+    after_id = decode_cursor(cursor) if cursor else 0
     users = await service.list_users(session, after_id=after_id, limit=limit + 1)
     page = [_to_out(user) for user in users[:limit]]
     more = len(users) > limit
-    return UserPage(items=page, next_cursor=_encode_cursor(page[-1].id) if more else None)
+    return UserPage(items=page, next_cursor=encode_cursor(page[-1].id) if more else None)
