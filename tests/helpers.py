@@ -100,7 +100,7 @@ def run_project_tests(
     ``-v`` prints each test's name before it runs, so the last line of a run
     that hangs names the test, and faulthandler adds where it is stuck.
     """
-    argv = [python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-rs",
+    argv = [python, "-m", "pytest", "-v", "-p", "no:cacheprovider", "-rfEs",
             "-o", f"faulthandler_timeout={HUNG_TEST_SECONDS}", *args]  # fmt: skip
     try:
         return subprocess.run(
