@@ -114,14 +114,7 @@ def _exchange(sock: socket.socket, method: str, path: str, body: Iterator[bytes]
         except (BrokenPipeError, ConnectionResetError):
             break
         sent += len(frame)
-    response = http.client.HTTPResponse(sock, method=method)
-    try:
-        response.begin()
-        content = json.loads(response.read())
-        headers = {k.lower(): v for k, v in response.getheaders()}
-    finally:
-        response.close()
-    return Answer(response.status, headers, content, sent)
+    return read_answer(sock, method, sent)
 
 
 def test_a_200_mb_upload_and_download_keep_memory_flat(project: Path, tmp_path: Path) -> None:
@@ -245,7 +238,8 @@ def open_stalled_upload(served: ServedApp, method: str, *, body: bytes) -> socke
     return sock
 
 
-def read_answer(sock: socket.socket, method: str) -> Answer:
+def read_answer(sock: socket.socket, method: str, sent: int = 0) -> Answer:
+    """Read the server's JSON answer on ``sock`` (then closed); ``sent``: body bytes sent."""
     response = http.client.HTTPResponse(sock, method=method)
     try:
         response.begin()
@@ -254,7 +248,7 @@ def read_answer(sock: socket.socket, method: str) -> Answer:
     finally:
         response.close()
         sock.close()
-    return Answer(response.status, headers, content, 0)
+    return Answer(response.status, headers, content, sent)
 
 
 def part_files(folder: Path) -> list[Path]:
