@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import statistics
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import TypeVar
 
 SCALE_VARIABLE = "FASTSCAFFOLD_BENCH_SCALE"
 PROJECT_VARIABLE = "FASTSCAFFOLD_BENCH_PROJECT"
@@ -81,14 +83,21 @@ def scaled(amount: int) -> int:
 
 @dataclass(frozen=True)
 class Figure:
-    """One measured quantity, for fastscaffold's code and for the naive reference.
+    """One measured quantity, for fastscaffold's code and for a reference, in one run.
 
     Attributes:
         name: What was measured and under which load, e.g. "deliveries/s, 50 clients".
-        ours: The figure for fastscaffold's generated code.
-        reference: The same figure for the naive reference (None when it has none).
+        ours: The figure for fastscaffold's generated code (the median when repeated).
+        reference: The same figure for the reference (None when it has none).
         unit: The unit, e.g. "msg/s", "MB", "ms".
         higher_is_better: Whether a larger figure is the better one.
+        reference_name: Which reference: a peer users would pick instead ("huey
+            SqliteHuey"), a limit reference ("raw sqlite3 queue") or the naive
+            version of the pattern.
+        ratios: The better-by ratio of each round, when the figure was measured
+            in interleaved rounds; the report gives their median and spread.
+        target: The better-by ratio the figure must reach (issue 16's targets),
+            shown next to the measured one; None when there is no target.
     """
 
     name: str
@@ -96,13 +105,102 @@ class Figure:
     reference: float | None
     unit: str
     higher_is_better: bool = True
+    reference_name: str = "naive reference"
+    ratios: tuple[float, ...] = ()
+    target: float | None = None
+
+    @classmethod
+    def from_rounds(
+        cls,
+        name: str,
+        ours: Sequence[float],
+        reference: Sequence[float],
+        unit: str,
+        *,
+        higher_is_better: bool = True,
+        reference_name: str = "naive reference",
+        target: float | None = None,
+    ) -> Figure:
+        """Return the figure of interleaved rounds: medians, and one ratio per round.
+
+        ``ours[i]`` and ``reference[i]`` must come from the same round (see
+        `interleave`), so a slow moment of the machine weighs on both.
+        """
+        if len(ours) != len(reference) or not ours:
+            raise ValueError("ours and reference need one value per round, at least one round")
+        pairs = zip(ours, reference, strict=True)
+        ratios = tuple(_better_by(mine, theirs, higher_is_better) for mine, theirs in pairs)
+        return cls(
+            name,
+            statistics.median(ours),
+            statistics.median(reference),
+            unit,
+            higher_is_better,
+            reference_name,
+            tuple(r for r in ratios if r is not None),
+            target,
+        )
+
+    def better_by(self) -> float | None:
+        """Return how many times better (>1) or worse (<1) ours is: the median over rounds."""
+        if self.ratios:
+            return statistics.median(self.ratios)
+        if self.reference is None:
+            return None
+        return _better_by(self.ours, self.reference, self.higher_is_better)
 
     def ratio(self) -> str:
-        """Return how many times better (>1) or worse (<1) ours is than the reference."""
-        if self.reference is None or self.reference == 0 or self.ours == 0:
+        """Return `better_by` as shown in the report ("0.93x"), or "" without a reference."""
+        better = self.better_by()
+        return "" if better is None else f"{better:.2f}x"
+
+    def spread(self) -> str:
+        """Return the lowest and highest ratio over the rounds ("0.88-0.97x"), or ""."""
+        if len(self.ratios) < 2:
             return ""
-        better = self.ours / self.reference if self.higher_is_better else self.reference / self.ours
-        return f"{better:.2f}x"
+        return f"{min(self.ratios):.2f}-{max(self.ratios):.2f}x ({len(self.ratios)} rounds)"
+
+    def verdict(self) -> str:
+        """Return "met" or "not met" against the target, or "" when there is none."""
+        better = self.better_by()
+        if self.target is None or better is None:
+            return ""
+        return f"{'met' if better >= self.target else 'not met'} (>= {self.target:g}x)"
+
+
+def _better_by(ours: float, reference: float, higher_is_better: bool) -> float | None:
+    if reference == 0 or ours == 0:
+        return None
+    return ours / reference if higher_is_better else reference / ours
+
+
+T = TypeVar("T")
+
+
+def interleave(rounds: int, contenders: Mapping[str, Callable[[], T]]) -> dict[str, list[T]]:
+    """Run every contender once per round, rotating who goes first; return results by name.
+
+    Round ``r`` starts with contender ``r mod n``: none of them always runs
+    first (cold caches) or last (a warm machine), and a slow moment of a
+    shared machine falls on every contender of that round alike.
+    """
+    names = list(contenders)
+    results: dict[str, list[T]] = {name: [] for name in names}
+    for round_number in range(rounds):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            results[name].append(contenders[name]())
+    return results
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the user + system CPU time process ``pid`` has used so far, in seconds.
+
+    Benchmarks report the load client's own CPU next to the server's, to show
+    the client is not what limits the figure.
+    """
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _number(value: float | None, unit: str) -> str:
@@ -113,17 +211,20 @@ def _number(value: float | None, unit: str) -> str:
 
 
 def render_table(title: str, figures: Sequence[Figure]) -> str:
-    """Return a Markdown section: the figures, the reference's and the ratio."""
+    """Return a Markdown section: each figure, its reference, the ratio, spread and target."""
     lines = [
         f"### {title}",
         "",
-        "| figure | fastscaffold | naive reference | better by |",
-        "|---|---|---|---|",
+        "| figure | fastscaffold | reference | better by | spread | target |",
+        "|---|---|---|---|---|---|",
     ]
     for figure in figures:
+        reference = _number(figure.reference, figure.unit)
+        if figure.reference is not None:
+            reference = f"{figure.reference_name}: {reference}"
         lines.append(
-            f"| {figure.name} | {_number(figure.ours, figure.unit)} | "
-            f"{_number(figure.reference, figure.unit)} | {figure.ratio()} |"
+            f"| {figure.name} | {_number(figure.ours, figure.unit)} | {reference} | "
+            f"{figure.ratio()} | {figure.spread()} | {figure.verdict()} |"
         )
     return "\n".join(lines) + "\n"
 

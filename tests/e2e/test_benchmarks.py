@@ -30,7 +30,7 @@ def test_the_harness_runs_every_benchmark_and_writes_the_report(tmp_path: Path) 
     text = report.read_text()
     for title in benchmarks_main.BENCHMARKS.values():
         assert f"### {title}" in text
-    assert "| figure | fastscaffold | naive reference | better by |" in text
+    assert "| figure | fastscaffold | reference | better by | spread | target |" in text
     assert "Machine:" in text and "CPU(s)" in text
     assert "one project with all patterns, installed in its own virtualenv" in text
     # Every process it started is gone: nothing listens on behalf of a benchmark.
