@@ -31,6 +31,7 @@ from benchmarks.harness import PROJECT_VARIABLE, machine_details, render_table
 
 BENCHMARKS = {
     "cli_startup": "Command line",
+    "http": "HTTP base app",
     "websockets": "WebSocket rooms (fan-out)",
     "tasks": "Background tasks",
     "upload": "File upload",

@@ -42,8 +42,8 @@ class BenchProject:
 
 
 @contextlib.contextmanager
-def bench_project(pattern: str) -> Iterator[BenchProject]:
-    """Yield the project to measure ``pattern`` in.
+def bench_project(pattern: str | None) -> Iterator[BenchProject]:
+    """Yield the project to measure ``pattern`` in (None: the base project).
 
     ``python -m benchmarks`` generates one project with every pattern,
     installs it into its own virtualenv, and names it in
@@ -59,7 +59,10 @@ def bench_project(pattern: str) -> Iterator[BenchProject]:
             root = Path(shared)
         else:
             parent = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-")))
-            options = NewOptions(name=f"{pattern}-bench", parent=parent, patterns=(pattern,))
+            patterns = (pattern,) if pattern else ()
+            options = NewOptions(
+                name=f"{pattern or 'base'}-bench", parent=parent, patterns=patterns
+            )
             root = new_project(options).destination
         project = load_project(root)
         venv = project.venv_python

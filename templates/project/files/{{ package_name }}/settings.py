@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     log_format: LogFormat = "text"
     """`text` for people, `json` (one object per line) for log collectors."""
 
+    access_log: bool = True
+    """Log one line per request; uvicorn's `--no-access-log` turns it off as well."""
+
     cors_allow_origins: Annotated[tuple[str, ...], NoDecode] = ()
     """Comma-separated origins allowed to call the API from a browser; empty disables CORS."""
 
