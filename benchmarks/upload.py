@@ -1,17 +1,30 @@
-"""File uploads: the generated `upload` pattern against read-everything.
+"""File uploads: the generated `upload` pattern against a limit reference and read-everything.
 
 Run: python -m benchmarks.upload [--quick]
 
 A project with the pattern is generated; each app is served by uvicorn (one
-worker), afresh for every measurement so that its peak memory (VmHWM) belongs
-to that upload alone: the generated one, and the naive reference
-(benchmarks/naive_upload_app.py: `await file.read()`, then checks, then a
-write). A client streams a valid PDF of 10 MB, 200 MB and 1 GB (not with
---quick) as multipart/form-data with a Content-Length, over loopback, from a
-generator; the figures are the throughput from the first byte sent to the
-answer, the server's CPU time per MB uploaded (user + system, from
-/proc/<pid>/stat, for that upload alone) and its peak resident memory. Both
-limits are raised above the largest file. Another run sends 300 MB chunked (no
+worker), afresh for every upload so that its peak memory (VmHWM) belongs to
+that upload alone, and gets a 64 KiB warm-up upload first. The contenders:
+
+- the generated app, sent the file as a raw `PUT /files/raw/{name}` and as a
+  `multipart/form-data` `POST /files` (SHA-256, type sniffing, the
+  active-content scan of every byte, limits, pacing, fsync, atomic rename and
+  a database row included);
+- the limit reference (benchmarks/peers/upload_minimal_put.py: a Starlette PUT
+  handler that writes the body to a file as it arrives and fsyncs it, nothing
+  else), sent the same file as a raw PUT; both of the generated app's figures
+  are compared with it;
+- the naive reference (benchmarks/naive_upload_app.py: `await file.read()`,
+  then checks, then a write), sent the same multipart form.
+
+The client is curl, with the file on disk (`-T` for the PUTs, `-F` for the
+forms, no `Expect: 100-continue`): it sends from a file in a few syscalls per
+64 KiB, and its own CPU time (from wait4) is reported next to the server's,
+to show it is not what limits the figure. Rounds are interleaved
+(`harness.interleave`: 3, or 2 with --quick) and each figure is the median
+ratio over them, with its spread. A valid 200 MB PDF is uploaded, and 1 GB to
+the generated and naive apps once (not with --quick) for their peak memory.
+Limits are raised above the largest file. Another run sends 300 MB chunked (no
 Content-Length) against the default 5 MiB limit and counts what the client got
 to send before the 413. The last one sends a hostile file: a 74 KB PNG whose
 text is all '<' (each byte could start a tag), 4 bytes per TCP segment, and
@@ -27,15 +40,24 @@ import os
 import select
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import time
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
+from benchmarks.harness import (
+    Figure,
+    bench_project,
+    cpu_seconds,
+    interleave,
+    machine_details,
+    render_table,
+    scaled,
+)
 from tests.services import QUIET, peak_rss_bytes, serve_uvicorn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -44,25 +66,26 @@ MiB = 1024 * 1024
 CHUNK = 256 * 1024
 BOUNDARY = "benchmark-upload-boundary"
 NAIVE = "benchmarks.naive_upload_app:app"
+LIMIT = "benchmarks.peers.upload_minimal_put:app"
+LIMIT_NAME = "minimal PUT + fsync"
 
 
 @dataclass(frozen=True)
 class Run:
-    """One upload: its answer, the bytes sent, the time taken, the server's CPU time and peak."""
+    """One upload: its answer, the bytes sent, the time taken, CPU times, peak and growth.
+
+    `peak_growth` is how much the server's peak resident memory grew during
+    the upload (over its peak after the warm-up): what the upload itself held.
+    `client_cpu_seconds` is the curl's (0 for the other clients).
+    """
 
     status: int
     sent: int
     seconds: float
     cpu_seconds: float
     peak_rss: int
-
-
-def _cpu_seconds(pid: int) -> float:
-    """Return the CPU time (user + system) a process has used so far, in seconds."""
-    with open(f"/proc/{pid}/stat") as stat:  # noqa: PTH123 (a /proc file, read once)
-        fields = stat.read().rsplit(")", 1)[1].split()
-    # utime and stime are fields 14 and 15 of stat(5); `fields` starts at field 3.
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    peak_growth: int = 0
+    client_cpu_seconds: float = 0.0
 
 
 def _png_of_angle_brackets(size: int) -> bytes:
@@ -131,23 +154,29 @@ def _form(size: int) -> tuple[bytes, Iterator[bytes], bytes]:
     return opening, _pdf(size), closing
 
 
-def _upload(port: int, size: int, *, chunked: bool) -> tuple[int, int, float]:
+def _upload(port: int, size: int, *, chunked: bool, raw: bool = False) -> tuple[int, int, float]:
     """Upload a `size`-byte PDF; return the status, the body bytes sent and the seconds taken.
 
-    The client stops sending as soon as the server answers, as a real one would.
+    A multipart form to `POST /files`, or with `raw` the file alone to
+    `PUT /files/raw/...`. The client stops sending as soon as the server
+    answers, as a real one would.
     """
     opening, file, closing = _form(size)
-    parts = itertools.chain([opening], file, [closing])
+    parts: Iterator[bytes] = file if raw else itertools.chain([opening], file, [closing])
     if chunked:
         framing = "Transfer-Encoding: chunked"
-        frames = itertools.chain((b"%x\r\n" % len(p) + p + b"\r\n" for p in parts), [b"0\r\n\r\n"])
+        frames: Iterator[bytes] = itertools.chain(
+            (b"%x\r\n" % len(p) + p + b"\r\n" for p in parts), [b"0\r\n\r\n"]
+        )
     else:
-        framing = f"Content-Length: {len(opening) + size + len(closing)}"
+        length = size if raw else len(opening) + size + len(closing)
+        framing = f"Content-Length: {length}"
         frames = parts
-    head = (
-        f"POST /files HTTP/1.1\r\nHost: 127.0.0.1\r\n{framing}\r\n"
-        f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n\r\n"
-    ).encode()
+    if raw:
+        request = "PUT /files/raw/warm-up.pdf HTTP/1.1\r\nContent-Type: application/pdf"
+    else:
+        request = f"POST /files HTTP/1.1\r\nContent-Type: multipart/form-data; boundary={BOUNDARY}"
+    head = f"{request}\r\nHost: 127.0.0.1\r\n{framing}\r\n\r\n".encode()
     with socket.create_connection(("127.0.0.1", port), timeout=600) as sock:
         started = time.perf_counter()
         sock.sendall(head)
@@ -169,6 +198,56 @@ def _upload(port: int, size: int, *, chunked: bool) -> tuple[int, int, float]:
         return response.status, sent, time.perf_counter() - started
 
 
+def _write_pdf(path: Path, size: int) -> Path:
+    """Write a valid PDF of exactly `size` bytes to `path` (for curl to send)."""
+    with path.open("wb") as file:
+        for piece in _pdf(size):
+            file.write(piece)
+    return path
+
+
+def _curl(port: int, file: Path, *, form: bool) -> tuple[int, float, float]:
+    """Upload `file` with curl: a raw PUT, or a multipart form with `form`.
+
+    Returns the status, the seconds from connect to answer (curl's own
+    time_total) and curl's CPU time (user + system, from wait4).
+    """
+    url = f"http://127.0.0.1:{port}"
+    if form:
+        how = ["-F", f"file=@{file};type=application/pdf", f"{url}/files"]
+    else:
+        how = ["-T", str(file), "-H", "Content-Type: application/pdf", f"{url}/files/raw/b.pdf"]
+    argv = ["curl", "-sS", "-o", os.devnull, "-w", "%{http_code} %{time_total}", "-H", "Expect:"]
+    process = subprocess.Popen([*argv, *how], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    written = process.stdout.read().decode()
+    _, _, usage = os.wait4(process.pid, 0)
+    process.returncode = 0  # reaped by wait4 above
+    process.stdout.close()
+    status, seconds = written.split()
+    return int(status), float(seconds), usage.ru_utime + usage.ru_stime
+
+
+def _measure_curl(
+    app: str, cwd: Path, env: Mapping[str, str], file: Path, *, form: bool, python: str
+) -> Run:
+    """Serve `app` afresh, warm it up, upload `file` with curl; its CPU, peak and growth."""
+    folder = Path(env["UPLOAD_DIR"])
+    try:
+        with serve_uvicorn(app, cwd, env=env, extra_args=QUIET, python=python) as served:
+            port, pid = served.port, served.process.pid
+            _upload(port, 64 * 1024, chunked=False, raw=not form)
+            cpu_before, peak_before = cpu_seconds(pid), peak_rss_bytes(pid)
+            status, seconds, client_cpu = _curl(port, file, form=form)
+            cpu = cpu_seconds(pid) - cpu_before
+            peak = peak_rss_bytes(pid)
+            size = file.stat().st_size
+            return Run(status, size, seconds, cpu, peak, peak - peak_before, client_cpu)
+    finally:
+        for stored in folder.glob("*"):
+            stored.unlink()
+
+
 def _measure(
     app: str,
     cwd: Path,
@@ -188,23 +267,83 @@ def _measure(
         with serve_uvicorn(app, cwd, env=env, extra_args=QUIET, python=python) as served:
             port, pid = served.port, served.process.pid
             _upload(port, 64 * 1024, chunked=False)
-            cpu_before = _cpu_seconds(pid)
+            cpu_before = cpu_seconds(pid)
             if segments is not None:
                 status, sent, seconds = _upload_in_segments(port, segments, 4)
             else:
                 status, sent, seconds = _upload(port, size, chunked=chunked)
-            cpu = _cpu_seconds(pid) - cpu_before
+            cpu = cpu_seconds(pid) - cpu_before
             return Run(status, sent, seconds, cpu, peak_rss_bytes(pid))
     finally:
         for stored in folder.glob("*"):
             stored.unlink()
 
 
+def _checked(name: str, measure: Callable[[], Run]) -> Callable[[], Run]:
+    def measured() -> Run:
+        result = measure()
+        if result.status != 201:
+            raise RuntimeError(f"{name} answered {result.status} to {result.sent} bytes")
+        return result
+
+    return measured
+
+
+def _round_figures(results: Mapping[str, list[Run]], size: int) -> list[Figure]:
+    """The figures of the interleaved rounds: each contender next to its reference."""
+    mb = size / MB
+    label = f"{size // MB:,} MB"
+
+    def values(name: str, of: Callable[[Run], float]) -> list[float]:
+        return [of(result) for result in results[name]]
+
+    def throughput(run: Run) -> float:
+        return mb / run.seconds
+
+    def server_cpu(run: Run) -> float:
+        return run.cpu_seconds / mb * 1000
+
+    def client_cpu(run: Run) -> float:
+        return run.client_cpu_seconds / mb * 1000
+
+    def growth(run: Run) -> float:
+        return run.peak_growth / MiB
+
+    figures: list[Figure] = []
+    pairs = (
+        ("ours PUT", LIMIT, f"raw PUT, {label}", 0.7),
+        ("ours form", LIMIT, f"multipart POST vs raw PUT, {label}", 0.7),
+        ("ours form", NAIVE, f"multipart POST, {label}", None),
+    )
+    for ours, reference, what, target in pairs:
+        reference_name = LIMIT_NAME if reference == LIMIT else "naive UploadFile"
+        theirs = "limit PUT" if reference == LIMIT else "naive form"
+        for metric, unit, of, higher, with_target in (
+            ("MB/s", "MB/s", throughput, True, True),
+            ("server CPU per MB", "ms/MB", server_cpu, False, False),
+            ("server peak memory growth", "MiB", growth, False, False),
+            ("curl CPU per MB", "ms/MB", client_cpu, False, False),
+        ):
+            if reference == NAIVE and metric == "curl CPU per MB":
+                continue
+            figures.append(
+                Figure.from_rounds(
+                    f"{metric}, {what}",
+                    values(ours, of),
+                    values(theirs, of),
+                    unit,
+                    higher_is_better=higher,
+                    reference_name=reference_name,
+                    target=target if with_target else None,
+                )
+            )
+    return figures
+
+
 def run(quick: bool) -> list[Figure]:
-    """Measure both apps and return the figures (10 MB and 200 MB; 1 GB too unless `quick`)."""
-    sizes = [
-        scaled(size) for size in ([10 * MB, 200 * MB] if quick else [10 * MB, 200 * MB, 1000 * MB])
-    ]
+    """Measure every app and return the figures (200 MB in rounds; 1 GB too unless `quick`)."""
+    size = scaled(200 * MB)
+    rounds = 2 if quick else 3
     figures: list[Figure] = []
     with (
         tempfile.TemporaryDirectory(prefix="bench-upload-") as tmp,
@@ -216,36 +355,58 @@ def run(quick: bool) -> list[Figure]:
             "LOG_LEVEL": "WARNING",
         }
         ours_at = (bench.entrypoint, bench.root)
-        limit = str(max(sizes) + MiB)
+        largest = size if quick else max(size, scaled(1000 * MB))
+        limit = str(largest + MiB)
         raised = {**env, "UPLOAD_MAX_BYTES": limit, "NAIVE_MAX_BYTES": limit}
-        for size in sizes:
-            ours = _measure(*ours_at, raised, size, chunked=False, python=bench.python)
-            naive = _measure(NAIVE, REPO_ROOT, raised, size, chunked=False)
+        file = _write_pdf(Path(tmp) / "upload.pdf", size)
+        python = bench.python
+        results = interleave(
+            rounds,
+            {
+                "ours PUT": _checked(
+                    "the generated app (PUT)",
+                    lambda: _measure_curl(*ours_at, raised, file, form=False, python=python),
+                ),
+                "ours form": _checked(
+                    "the generated app (form)",
+                    lambda: _measure_curl(*ours_at, raised, file, form=True, python=python),
+                ),
+                "limit PUT": _checked(
+                    "the minimal PUT",
+                    lambda: _measure_curl(
+                        LIMIT, REPO_ROOT, raised, file, form=False, python=python
+                    ),
+                ),
+                "naive form": _checked(
+                    "the naive app",
+                    lambda: _measure_curl(
+                        NAIVE, REPO_ROOT, raised, file, form=True, python=sys.executable
+                    ),
+                ),
+            },
+        )
+        figures += _round_figures(results, size)
+        file.unlink()
+        if not quick:
+            big = _write_pdf(Path(tmp) / "upload.pdf", largest)
+            ours = _measure_curl(*ours_at, raised, big, form=True, python=python)
+            naive = _measure_curl(NAIVE, REPO_ROOT, raised, big, form=True, python=sys.executable)
+            big.unlink()
             for name, result in (("generated", ours), ("naive", naive)):
                 if result.status != 201:
-                    raise RuntimeError(f"the {name} app answered {result.status} to {size} bytes")
-            label = f"{size // MB:,} MB upload"
-            figures += [
+                    raise RuntimeError(f"the {name} app answered {result.status} to {largest}")
+            figures.append(
                 Figure(
-                    f"MB/s, {label}", size / MB / ours.seconds, size / MB / naive.seconds, "MB/s"
-                ),
-                Figure(
-                    f"server CPU per MB, {label}",
-                    ours.cpu_seconds / (size / MB) * 1000,
-                    naive.cpu_seconds / (size / MB) * 1000,
-                    "ms/MB",
-                    higher_is_better=False,
-                ),
-                Figure(
-                    f"server peak memory, {label}",
+                    f"server peak memory, {largest // MB:,} MB multipart POST",
                     ours.peak_rss / MiB,
                     naive.peak_rss / MiB,
                     "MiB",
                     higher_is_better=False,
-                ),
-            ]
+                    reference_name="naive UploadFile",
+                )
+            )
         default = {**env, "NAIVE_MAX_BYTES": str(5 * MiB)}
-        ours = _measure(*ours_at, default, 300 * MB, chunked=True, python=bench.python)
+        ours = _measure(*ours_at, default, 300 * MB, chunked=True, python=python)
         naive = _measure(NAIVE, REPO_ROOT, default, 300 * MB, chunked=True)
         figures.append(
             Figure(
@@ -254,10 +415,11 @@ def run(quick: bool) -> list[Figure]:
                 naive.sent / MB,
                 "MB",
                 higher_is_better=False,
+                reference_name="naive UploadFile",
             )
         )
         hostile = _png_of_angle_brackets(scaled(74_000))
-        ours = _measure(*ours_at, env, 0, chunked=False, python=bench.python, segments=hostile)
+        ours = _measure(*ours_at, env, 0, chunked=False, python=python, segments=hostile)
         naive = _measure(NAIVE, REPO_ROOT, env, 0, chunked=False, segments=hostile)
         for name, result in (("generated", ours), ("naive", naive)):
             if result.status != 201:
@@ -269,6 +431,7 @@ def run(quick: bool) -> list[Figure]:
                 naive.cpu_seconds,
                 "s",
                 higher_is_better=False,
+                reference_name="naive UploadFile",
             )
         )
     return figures
@@ -277,7 +440,7 @@ def run(quick: bool) -> list[Figure]:
 def main(argv: list[str] | None = None) -> int:
     """Measure and print the table with the machine details."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="skip the 1 GB upload")
+    parser.add_argument("--quick", action="store_true", help="2 rounds, no 1 GB upload")
     args = parser.parse_args(argv)
     figures = run(args.quick)
     sys.stdout.write(render_table("File upload (one uvicorn worker, loopback)", figures))

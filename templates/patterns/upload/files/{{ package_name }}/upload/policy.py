@@ -27,6 +27,7 @@ from ..errors import bounded
 from .scan import (
     ACTIVE_CONTENT,
     ACTIVE_CONTENT_LONGEST,
+    Piece,
     StreamSearch,
     decode_pdf_name,
     pdf_names,
@@ -37,6 +38,9 @@ SNIFF_BYTES = 8192
 
 TAIL_BYTES = 1024
 """Trailing bytes kept to check how the file ends."""
+
+SCAN_SLICE_BYTES = 64 * 1024
+"""Most bytes one search call looks at: it holds the GIL, so this bounds each wait it causes."""
 
 MAX_IMAGE_PIXELS = 89_478_485
 """Images declaring more pixels than this are refused (Pillow's decompression-bomb threshold)."""
@@ -218,11 +222,15 @@ def suffix_of(filename: str) -> str:
 class Inspector:
     """Judges one file from its bytes as they stream in; raises `UnacceptableFile` early.
 
-    Feed every chunk to `feed` and call `finish` at the end. The type is decided
-    as soon as `SNIFF_BYTES` have arrived, so a file of the wrong type is refused
-    after its first chunk, not after its last. Every byte is searched for active
-    content (and, in a PDF, for forbidden names) once, plus a seam of a few
-    bytes per chunk: the work per byte is bounded however the file is cut up.
+    The work is split in two, so that the costly half can leave the event loop:
+    `observe` takes every chunk as it arrives and decides the type as soon as
+    `SNIFF_BYTES` have arrived (a file of the wrong type is refused after its
+    first chunk, not after its last); `scan` searches bytes for active content
+    (and, in a PDF, for forbidden names), in order, once the type is known, and
+    `conclude` checks the end. Every byte is searched once, plus a seam of a
+    few bytes per slice: the work per byte is bounded however the file is cut
+    up. `feed` and `finish` do all of it in one place, for callers that want
+    no split.
     """
 
     def __init__(
@@ -235,6 +243,7 @@ class Inspector:
         self.size = 0
         self._head = bytearray()
         self._tail = bytearray()
+        self._unscanned = bytearray()
         self._active = StreamSearch(ACTIVE_CONTENT, longest=ACTIVE_CONTENT_LONGEST)
         self._names: StreamSearch | None = None
 
@@ -244,45 +253,81 @@ class Inspector:
         names = self._names.scanned if self._names is not None else 0
         return self._active.scanned + names
 
-    def feed(self, data: bytes) -> None:
-        """Look at the next bytes of the file."""
-        self.size += len(data)
-        if self._active.feed(data) is not None:
-            raise UnacceptableFile(415, "The file contains active content (HTML or script).")
+    def feed(self, data: Piece) -> None:
+        """Look at the next bytes of the file: `observe` them and `scan` them."""
+        self.observe(data)
         if self.file_type is None:
-            before = len(self._head)
-            self._head += data[: SNIFF_BYTES - before]
+            self._unscanned += data  # the head, scanned once its type is known
+            return
+        if self._unscanned:
+            self.scan(bytes(self._unscanned))
+            self._unscanned.clear()
+        self.scan(data)
+
+    def finish(self) -> FileType:
+        """Return the file's type once every byte was fed, or raise why it is refused."""
+        self.decide()
+        if self._unscanned:
+            self.scan(bytes(self._unscanned))
+            self._unscanned.clear()
+        return self.conclude()
+
+    def observe(self, data: Piece) -> None:
+        """Take the next bytes as they arrive: count them, keep the head and the tail.
+
+        Cheap (a copy of at most `SNIFF_BYTES` and `TAIL_BYTES`), so it runs on
+        the event loop, chunk by chunk; it refuses a wrong type at once.
+        """
+        self.size += len(data)
+        if self.file_type is None:
+            self._head += data[: SNIFF_BYTES - len(self._head)]
             if len(self._head) >= SNIFF_BYTES:
                 self._decide()
-                # Everything so far, in order: the head before this chunk, then the chunk.
-                self._search_names(bytes(self._head[:before]) + data)
-        elif self._names is not None:
-            self._search_names(data)
         self._tail += data[-TAIL_BYTES:]
         if len(self._tail) > 2 * TAIL_BYTES:  # trimmed now and then: constant work per byte
             del self._tail[:-TAIL_BYTES]
 
-    def finish(self) -> FileType:
-        """Return the file's type once every byte was fed, or raise why it is refused."""
+    def decide(self) -> FileType:
+        """Return the type, deciding it from what arrived if that was less than the head."""
         if self.size == 0:
             raise UnacceptableFile(422, "The file is empty.")
         if self.file_type is None:
             self._decide()  # A small file: the head is all of it.
-            self._search_names(bytes(self._head))
         assert self.file_type is not None
+        return self.file_type
+
+    def scan(self, data: Piece) -> None:
+        """Search the next bytes, in the file's order, for what makes a file active content.
+
+        Call it for every byte, once the type is decided (`observe` or
+        `decide`). It holds the GIL while it searches, so the search goes in
+        slices of `SCAN_SLICE_BYTES`: run from a worker thread, it never keeps
+        the event loop waiting for longer than one slice takes.
+        """
+        if self.file_type is None:
+            raise RuntimeError("scan() needs the type: observe() the head or decide() first")
+        view = memoryview(data)
+        for start in range(0, len(view), SCAN_SLICE_BYTES):
+            piece = view[start : start + SCAN_SLICE_BYTES]
+            if self._active.feed(piece) is not None:
+                raise UnacceptableFile(415, "The file contains active content (HTML or script).")
+            if self._names is not None:
+                self._search_names(piece)
+
+    def conclude(self) -> FileType:
+        """Check how the file ends, once every byte was scanned; return its type."""
+        file_type = self.decide()
         # The end of the file ends a name too (as a delimiter would).
         self._search_names(b"\n")
         tail = bytes(self._tail[-TAIL_BYTES:])
-        problem = self.file_type.check_tail(tail, self.size)
-        if problem is None and self.file_type.mime == "image/webp":
+        problem = file_type.check_tail(tail, self.size)
+        if problem is None and file_type.mime == "image/webp":
             declared_size = struct.unpack("<I", bytes(self._head[4:8]))[0] + 8
             if declared_size != self.size:
                 problem = "the WebP's RIFF size does not match the file's size"
         if problem is not None:
-            raise UnacceptableFile(
-                415, f"The file is not a valid {self.file_type.mime}: {problem}."
-            )
-        return self.file_type
+            raise UnacceptableFile(415, f"The file is not a valid {file_type.mime}: {problem}.")
+        return file_type
 
     def _decide(self) -> None:
         head = bytes(self._head)
@@ -315,7 +360,7 @@ class Inspector:
             pattern, longest = pdf_names(file_type.forbidden_names)
             self._names = StreamSearch((pattern,), longest=longest)
 
-    def _search_names(self, data: bytes) -> None:
+    def _search_names(self, data: Piece) -> None:
         if self._names is None or self.file_type is None:
             return
         found = self._names.feed(data)

@@ -3,26 +3,36 @@
 The request body is read chunk by chunk from ``request.stream()``. A multipart
 body goes through python-multipart's incremental parser; a raw body is the
 file itself. Either way the file's bytes pass through a `FileSink`, which
-counts them against the limit, lets the `Inspector` judge them, hashes them
-and writes them to storage in batches of `BATCH_BYTES`. Any refusal happens
-at the chunk that earns it, and deletes what was written.
+counts them against the limit and lets the `Inspector` see the head as they
+arrive, on the event loop, then hands them over in batches of `BATCH_BYTES`
+to a worker thread that searches them for active content, hashes them and
+writes them to storage, while the loop receives the next batch. Any refusal
+happens at the chunk that earns it (the content scan's: at the next batch),
+and deletes what was written.
 """
 
 import hashlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
 import anyio.to_thread
+from anyio.abc import TaskGroup
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from .names import sanitize_filename
 from .policy import FileType, Inspector, UnacceptableFile
+from .scan import Piece
 from .storage import PendingUpload, Storage
 
 BATCH_BYTES = 1024 * 1024
-"""Bytes gathered before one write to storage (and one hash update), off the event loop."""
+"""Bytes gathered before they are handed to the worker thread (scan, hash, write) at once."""
+
+COPY_BELOW_BYTES = 16 * 1024
+"""Pieces smaller than this are copied together; larger ones are kept as they came (no copy)."""
 
 FORM_OVERHEAD_BYTES = 64 * 1024
 """Room in a multipart body for everything but the file: boundaries, headers, other fields."""
@@ -55,8 +65,32 @@ class ReceivedFile:
     file_type: FileType
 
 
+@asynccontextmanager
+async def background_tasks() -> AsyncIterator[TaskGroup]:
+    """Yield a task group for a sink's background work; its exceptions come out as themselves.
+
+    A sink's background tasks never raise (they keep their failure for the
+    sink to raise in the request's own task), so all the group can hold is the
+    one exception of the block: it is raised as it is, for the callers'
+    ``except UnacceptableFile`` to see, not wrapped in an ExceptionGroup.
+    """
+    try:
+        async with anyio.create_task_group() as group:
+            yield group
+    except BaseExceptionGroup as failures:
+        if len(failures.exceptions) != 1:
+            raise
+        raise failures.exceptions[0] from None
+
+
 class FileSink:
-    """Takes one file's bytes in order: limits, inspects, hashes and stores them."""
+    """Takes one file's bytes in order: limits, inspects, hashes and stores them.
+
+    Call `start` with the task group of `background_tasks` before the first
+    `write`; leave that group before `commit` or `abort`, so that no batch is
+    still being written. One batch is processed in the background while the
+    next is gathered: at most two are held, whatever the file's size.
+    """
 
     def __init__(
         self,
@@ -74,25 +108,42 @@ class FileSink:
         self.inspector = Inspector(allowed, declared_type=declared_type, filename=self.filename)
         self.id = uuid.uuid4().hex
         self._hash = hashlib.sha256()
-        self._batch = bytearray()
+        self._pieces: list[Piece] = []
+        self._gathered = 0
         self._upload: PendingUpload | None = None
         self._size = 0
+        self._group: TaskGroup | None = None
+        self._processing: list[anyio.Event] = []
+        self._failure: Exception | None = None
 
-    async def write(self, data: bytes) -> None:
-        """Take the next bytes of the file."""
+    def start(self, group: TaskGroup) -> None:
+        """Process batches in the background of ``group`` from now on."""
+        self._group = group
+
+    async def write(self, data: Piece) -> None:
+        """Take the next bytes of the file (kept, not copied, until their batch is written)."""
         self._size += len(data)
         if self._size > self.max_bytes:
             raise UnacceptableFile(413, f"The file is larger than {self.max_bytes} bytes.")
-        self.inspector.feed(data)
-        self._batch += data
-        if len(self._batch) >= BATCH_BYTES:
-            await self._flush()
+        self.inspector.observe(data)
+        if len(data) >= COPY_BELOW_BYTES:
+            self._pieces.append(data)
+        elif self._pieces and isinstance(self._pieces[-1], bytearray):
+            self._pieces[-1] += data
+        else:
+            self._pieces.append(bytearray(data))
+        self._gathered += len(data)
+        # Nothing is written before the type is known: a refused file never touches the disk.
+        if self._gathered >= BATCH_BYTES and self.inspector.file_type is not None:
+            await self._submit()
 
     async def finish(self) -> ReceivedFile:
         """Check the file as a whole and write its last bytes; `commit` makes it visible."""
-        file_type = self.inspector.finish()
+        file_type = self.inspector.decide()
         key = f"{self.id}{file_type.extension}"
-        await self._flush(key)
+        await self._submit()
+        await self._wait()
+        self.inspector.conclude()
         return ReceivedFile(
             id=self.id,
             key=key,
@@ -112,28 +163,67 @@ class FileSink:
         if self._upload is not None:
             await self._upload.abort()
 
-    async def _flush(self, key: str | None = None) -> None:
-        # Nothing is written before the type is known: a refused file never touches the disk.
-        file_type = self.inspector.file_type
-        if file_type is None:
-            return
+    async def _submit(self) -> None:
+        # Called only once the type is known, which names the file.
+        file_type = self.inspector.decide()
+        pieces, self._pieces, self._gathered = self._pieces, [], 0
+        await self._wait()  # one batch in the background at a time: memory stays bounded
         if self._upload is None:
-            self._upload = await self.storage.open_upload(key or f"{self.id}{file_type.extension}")
-        batch = bytes(self._batch)
-        self._batch.clear()
-        if batch:
-            # Hashing and writing both release the GIL: run them side by side.
-            await anyio.to_thread.run_sync(self._hash.update, batch)
-            await self._upload.write(batch)
+            self._upload = await self.storage.open_upload(f"{self.id}{file_type.extension}")
+        if not pieces:
+            return
+        if self._group is None:
+            raise RuntimeError("FileSink.start() was not called")
+        # The scan holds the GIL (a slice at a time); hashing and writing release it, so they
+        # run side by side, each in its own worker thread. Both read the batch, neither changes
+        # it; the file is written before the scan ends, but only `commit` ever makes it visible.
+        self._processing = [anyio.Event(), anyio.Event()]
+        self._group.start_soon(self._scan, pieces, self._processing[0])
+        self._group.start_soon(self._store, self._upload, pieces, self._processing[1])
+
+    async def _wait(self) -> None:
+        for processed in self._processing:
+            await processed.wait()
+        if self._failure is not None:
+            raise self._failure
+
+    async def _scan(self, pieces: Sequence[Piece], done: anyio.Event) -> None:
+        try:
+            await anyio.to_thread.run_sync(self._scan_all, pieces)
+        except Exception as exc:  # raised in the request's task, by the next `_wait`
+            self._failure = self._failure or exc
+        finally:
+            done.set()
+
+    async def _store(
+        self, upload: PendingUpload, pieces: Sequence[Piece], done: anyio.Event
+    ) -> None:
+        try:
+            await anyio.to_thread.run_sync(self._hash_all, pieces)
+            await upload.write(pieces)
+        except Exception as exc:  # raised in the request's task, by the next `_wait`
+            self._failure = self._failure or exc
+        finally:
+            done.set()
+
+    def _scan_all(self, pieces: Sequence[Piece]) -> None:
+        for piece in pieces:
+            self.inspector.scan(piece)
+
+    def _hash_all(self, pieces: Sequence[Piece]) -> None:
+        for piece in pieces:
+            self._hash.update(piece)
 
 
 async def receive_raw(body: AsyncIterator[bytes], sink: FileSink) -> ReceivedFile:
     """Receive a body that is the file itself (``PUT`` with any Content-Type); commit it."""
     try:
-        async for chunk in body:
-            if chunk:
-                await sink.write(chunk)
-        received = await sink.finish()
+        async with background_tasks() as group:
+            sink.start(group)
+            async for chunk in body:
+                if chunk:
+                    await sink.write(chunk)
+            received = await sink.finish()
         await sink.commit()
         return received
     except BaseException:
@@ -177,7 +267,7 @@ class MultipartReceiver:
 
     def __init__(self, boundary: bytes, make_sink: SinkFactory) -> None:
         self.make_sink = make_sink
-        self.events: list[tuple[str, bytes]] = []
+        self.events: list[tuple[str, Piece]] = []
         self.parser = MultipartParser(
             boundary,
             {
@@ -186,7 +276,7 @@ class MultipartReceiver:
                 "on_header_value": lambda d, s, e: self.events.append(("value", d[s:e])),
                 "on_header_end": lambda: self.events.append(("header_end", b"")),
                 "on_headers_finished": lambda: self.events.append(("headers_done", b"")),
-                "on_part_data": lambda d, s, e: self.events.append(("data", d[s:e])),
+                "on_part_data": lambda d, s, e: self.events.append(("data", _view(d, s, e))),
                 "on_part_end": lambda: self.events.append(("end", b"")),
                 "on_end": lambda: self.events.append(("finished", b"")),
             },
@@ -197,29 +287,17 @@ class MultipartReceiver:
         self.finished = False
         self.sink: FileSink | None = None
         self.received: ReceivedFile | None = None
+        self.group: TaskGroup | None = None
 
     async def receive(self, body: AsyncIterator[bytes], *, max_body_bytes: int) -> ReceivedFile:
         """Parse ``body`` to its end; commit the file and describe it.
 
         More than ``max_body_bytes`` in all is refused with 413 as soon as it arrives.
         """
-        received = 0
         try:
-            async for chunk in body:
-                received += len(chunk)
-                if received > max_body_bytes:
-                    raise UnacceptableFile(
-                        413, f"The request body is larger than {max_body_bytes} bytes."
-                    )
-                try:
-                    self.parser.write(chunk)
-                except MultipartParseError as exc:
-                    raise UnacceptableFile(400, "The multipart body is malformed.") from exc
-                await self._handle_events()
-                if self.finished:
-                    break
-            if not self.finished:
-                raise UnacceptableFile(400, "The multipart body ended before its closing boundary.")
+            async with background_tasks() as group:
+                self.group = group
+                await self._parse(body, max_body_bytes)
             if self.sink is None or self.received is None:
                 raise UnacceptableFile(422, f"The form has no `{FILE_FIELD}` field with a file.")
             await self.sink.commit()
@@ -228,6 +306,23 @@ class MultipartReceiver:
             if self.sink is not None:
                 await self.sink.abort()
             raise
+
+    async def _parse(self, body: AsyncIterator[bytes], max_body_bytes: int) -> None:
+        received = 0
+        async for chunk in body:
+            received += len(chunk)
+            if received > max_body_bytes:
+                raise UnacceptableFile(
+                    413, f"The request body is larger than {max_body_bytes} bytes."
+                )
+            try:
+                self.parser.write(chunk)
+            except MultipartParseError as exc:
+                raise UnacceptableFile(400, "The multipart body is malformed.") from exc
+            await self._handle_events()
+            if self.finished:
+                return
+        raise UnacceptableFile(400, "The multipart body ended before its closing boundary.")
 
     async def _handle_events(self) -> None:
         events, self.events = self.events, []
@@ -270,14 +365,21 @@ class MultipartReceiver:
         # Browsers send the file name as raw UTF-8 bytes (parsed as latin-1 above).
         filename = options[b"filename"].decode("utf-8", "replace")
         self.sink = self.part.sink = self.make_sink(filename, self.part.headers.get("content-type"))
+        assert self.group is not None
+        self.sink.start(self.group)
 
-    async def _data(self, data: bytes) -> None:
+    async def _data(self, data: Piece) -> None:
         if self.part.sink is not None:
             await self.part.sink.write(data)
             return
         self.other_bytes += len(data)
         if self.other_bytes > FORM_OVERHEAD_BYTES // 2:
             raise UnacceptableFile(413, "The form's other fields are too large.")
+
+
+def _view(data: bytes, start: int, end: int) -> Piece:
+    # The file's bytes as a view of the chunk, not a copy (the chunk is immutable bytes).
+    return memoryview(data)[start:end] if isinstance(data, bytes) else bytes(data[start:end])
 
 
 def multipart_boundary(content_type: str | None) -> bytes:

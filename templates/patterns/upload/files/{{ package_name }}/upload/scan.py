@@ -23,6 +23,9 @@ import functools
 import re
 from collections.abc import Sequence
 
+Piece = bytes | bytearray | memoryview
+"""Bytes as they are passed around without copying: a chunk, a slice of one, or a buffer."""
+
 ACTIVE_TAGS = ("script", "html", "svg", "body", "iframe", "object", "embed", "!doctype", "?php")
 """Tags that make a file active content (after `<`, before a space, `/` or `>`)."""
 
@@ -70,8 +73,16 @@ def decode_pdf_name(raw: bytes) -> str:
     return decoded.decode("latin-1")
 
 
+_SPECIAL = frozenset(b"\\()[]{}.*+?^$|")
+
+
 class StreamSearch:
     """Finds the first match of some patterns in a stream fed chunk by chunk.
+
+    Every pattern must start with one literal byte that has no case (``<``,
+    ``:``, ``/``): a piece without that byte cannot hold a match starting in
+    it, and ``in`` (a memchr) says so many times faster than the regex search
+    can, so most text-free pieces cost one memchr per pattern.
 
     Attributes:
         scanned: Bytes searched so far, seams included (a measure of the work done).
@@ -80,22 +91,34 @@ class StreamSearch:
     def __init__(self, patterns: Sequence[re.Pattern[bytes]], *, longest: int) -> None:
         if longest < 2:
             raise ValueError("longest must be at least 2")
-        self.patterns = patterns
+        self.patterns = [(_first_byte(pattern), pattern) for pattern in patterns]
         self.scanned = 0
         self._keep = longest - 1
         self._overlap = b""
 
-    def feed(self, data: bytes) -> re.Match[bytes] | None:
+    def feed(self, data: Piece) -> re.Match[bytes] | None:
         """Search the next bytes; return the first match found, or None."""
+        if isinstance(data, memoryview):
+            data = bytes(data)  # `in` needs bytes; pieces here are small slices
         keep = self._keep
         # A match that straddles the previous chunk and this one lies in the seam;
         # a chunk shorter than the seam's share lies in it whole.
         seam = self._overlap + data[:keep]
         whole = len(data) > keep
         self.scanned += len(seam) + (len(data) if whole else 0)
-        for pattern in self.patterns:
-            found = pattern.search(seam) or (pattern.search(data) if whole else None)
+        for first, pattern in self.patterns:
+            found = pattern.search(seam)
+            if found is None and whole and first in data:
+                found = pattern.search(data)
             if found is not None:
                 return found
-        self._overlap = data[-keep:] if whole else seam[-keep:]
+        # A copy (of a few bytes): `data` may be a buffer that is reused.
+        self._overlap = bytes(data[-keep:]) if whole else seam[-keep:]
         return None
+
+
+def _first_byte(pattern: re.Pattern[bytes]) -> bytes:
+    first = pattern.pattern[:1]
+    if not first or first[0] in _SPECIAL or first.lower() != first.upper():
+        raise ValueError(f"{pattern.pattern!r} must start with a literal byte that has no case")
+    return first

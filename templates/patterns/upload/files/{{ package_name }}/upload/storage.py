@@ -4,7 +4,7 @@ The interface is shaped for object stores too. An upload is opened under a key
 the server chose, written in batches, then committed (made visible at once)
 or aborted (nothing left behind). An S3-compatible backend maps this onto a
 multipart upload: `open_upload` creates it, `write` uploads parts (S3 wants
-at least 5 MiB per part, so buffer there), `commit` completes it and `abort`
+at least 5 MiB per part, so copy the pieces into a buffer there), `commit` completes it and `abort`
 aborts it; `read` streams a GET and `delete` deletes the object. Implement
 `Storage` and return it from `create_storage` in `deps.py`.
 """
@@ -15,11 +15,13 @@ import os
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
 import anyio.to_thread
+
+from .scan import Piece
 
 logger = logging.getLogger(__name__)
 
@@ -38,8 +40,8 @@ ID_FILE = ".storage-id"
 class PendingUpload(Protocol):
     """An upload being written: invisible until `commit`, gone after `abort`."""
 
-    async def write(self, data: bytes) -> None:
-        """Append ``data``."""
+    async def write(self, pieces: Sequence[Piece]) -> None:
+        """Append ``pieces``, in order (copy what must outlive the call: they are reused)."""
 
     async def commit(self) -> None:
         """Make the bytes written so far durable and visible under the key."""
@@ -88,8 +90,15 @@ class _LocalUpload:
         self._temporary = temporary
         self._final = final
 
-    async def write(self, data: bytes) -> None:
-        await anyio.to_thread.run_sync(self._file.write, data)
+    async def write(self, pieces: Sequence[Piece]) -> None:
+        await anyio.to_thread.run_sync(self._write, pieces)
+
+    def _write(self, pieces: Sequence[Piece]) -> None:
+        descriptor = self._file.fileno()
+        for piece in pieces:
+            view = memoryview(piece)
+            while view:  # a write may take fewer bytes than it was given
+                view = view[os.write(descriptor, view) :]
 
     async def commit(self) -> None:
         await anyio.to_thread.run_sync(self._commit)
