@@ -10,11 +10,11 @@ import importlib
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.routing import APIRoute
 
+from ..docs import swagger_ui_page
 from ..errors import document_problems, problem_responses
 from .lifecycle import (
     VersionPolicy,
@@ -131,9 +131,9 @@ def _docs_routes(version: str, version_routes: APIRouter) -> APIRouter:
     @docs.get("/docs", name=f"{version}_docs")
     async def swagger(request: Request) -> HTMLResponse:
         _require_docs(request)
-        return get_swagger_ui_html(
-            openapi_url=f"/api/{version}/openapi.json",
-            title=f"{request.app.title} ({version})",
+        # Assets as the app's own /docs has them: served locally unless DOCS_ASSETS=cdn.
+        return swagger_ui_page(
+            request, f"/api/{version}/openapi.json", f"{request.app.title} ({version})"
         )
 
     return docs
