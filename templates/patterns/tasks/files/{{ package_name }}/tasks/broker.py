@@ -207,6 +207,10 @@ class TaskStream(RedisStreamBroker):
         self._group_name = group.encode()
         self._consumer = self.consumer_name.encode()
         self._listening = False
+        # One client for the hot path (sending, acknowledging): each command
+        # takes a connection of the pool, and building a client per command
+        # cost more than the command.
+        self._client = Redis(connection_pool=self.connection_pool)
 
     # Sending
 
@@ -222,10 +226,9 @@ class TaskStream(RedisStreamBroker):
         await self._append(message.message)
 
     async def _append(self, data: bytes) -> str:
-        async with Redis(connection_pool=self.connection_pool) as redis:
-            entry_id = await redis.xadd(
-                self.queue_name, {b"data": data}, maxlen=self.maxlen, approximate=True
-            )
+        entry_id = await self._client.xadd(
+            self.queue_name, {b"data": data}, maxlen=self.maxlen, approximate=True
+        )
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def lost(self, message_ids: Collection[str]) -> set[str]:
@@ -426,8 +429,7 @@ class TaskStream(RedisStreamBroker):
 
     def _acknowledger(self, entry_id: bytes) -> Acknowledge:
         async def acknowledge() -> None:
-            async with Redis(connection_pool=self.connection_pool) as redis:
-                await redis.xack(self.queue_name, self.consumer_group_name, entry_id)
+            await self._client.xack(self.queue_name, self.consumer_group_name, entry_id)
 
         return acknowledge
 

@@ -99,15 +99,27 @@ class Runner:
 
     async def run(self, record: TaskRecord, owner: str) -> str:
         """Run the claimed task ``record`` to its end; return the status it ended with."""
+        status, _ = await self.run_and_claim(record, owner, None)
+        return status
+
+    async def run_and_claim(
+        self, record: TaskRecord, owner: str, next_owner: str | None
+    ) -> tuple[str, TaskRecord | None]:
+        """Run ``record`` as :meth:`run` does; with ``next_owner``, claim the next task for it.
+
+        The claim goes in the transaction that records the outcome. A run
+        that ends without recording one (lost, handed back) claims nothing.
+        """
         job = self.registry.get(record.job)
         if job is None:
             available = ", ".join(self.registry.names())
             error = f"unknown job {record.job!r}; available jobs: {available}"
-            return await self._finish(record, owner, FAILED, error=error)
+            return await self._finish(record, owner, next_owner, FAILED, error=error)
         try:
             params = job.params_model.model_validate(record.params)
         except ValidationError as exc:
-            return await self._finish(record, owner, FAILED, error=f"invalid params: {exc}")
+            error = f"invalid params: {exc}"
+            return await self._finish(record, owner, next_owner, FAILED, error=error)
 
         progress = StoreProgress(self.store, record, owner)
         running = _Running(asyncio.create_task(job.function(params, progress)))
@@ -124,22 +136,22 @@ class Runner:
         except asyncio.CancelledError:
             reason = running.stops[0] if running.stops else "shutdown"
             if reason == "cancel":
-                return await self._finish(record, owner, CANCELLED)
+                return await self._finish(record, owner, next_owner, CANCELLED)
             if reason == LOST:
-                return LOST
+                return LOST, None
             # Shutdown: hand the task back rather than lose it.
             await self.hand_back(record, owner)
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise
-            return RELEASED
+            return RELEASED, None
         except JobCancelled:
-            return await self._finish(record, owner, CANCELLED)
+            return await self._finish(record, owner, next_owner, CANCELLED)
         except LeaseLost:
-            return LOST
+            return LOST, None
         except Exception as exc:
             logger.warning("task %s (job %s) failed", record.id, record.job, exc_info=True)
-            return await self._finish(record, owner, FAILED, error=_describe(exc))
+            return await self._finish(record, owner, next_owner, FAILED, error=_describe(exc))
         finally:
             self._running.pop(record.id, None)
             if not self._running:
@@ -147,21 +159,25 @@ class Runner:
         try:
             jsonable = to_jsonable_python(result)
         except PydanticSerializationError as exc:
-            return await self._finish(record, owner, FAILED, error=f"result not JSON: {exc}")
-        return await self._finish(record, owner, SUCCEEDED, result=jsonable)
+            error = f"result not JSON: {exc}"
+            return await self._finish(record, owner, next_owner, FAILED, error=error)
+        return await self._finish(record, owner, next_owner, SUCCEEDED, result=jsonable)
 
     async def _finish(
         self,
         record: TaskRecord,
         owner: str,
+        next_owner: str | None,
         status: str,
         result: object = None,
         error: str | None = None,
-    ) -> str:
+    ) -> tuple[str, TaskRecord | None]:
         if error is not None:
             error = _storable(error)
-        done = await self.store.finish(record.id, owner, status, result=result, error=error)
-        return status if done else LOST
+        done, claimed = await self.store.finish_and_claim(
+            record.id, owner, status, result, error, next_owner
+        )
+        return (status if done else LOST), claimed
 
     async def hand_back(self, record: TaskRecord, owner: str) -> None:
         """Put a task this process claimed back in the queue, and have it sent to a worker."""

@@ -108,8 +108,7 @@ class TaskService:
         self.listener: asyncio.Task[None] | None = None
         self._finish_listening = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
-        self._claimer: asyncio.Task[None] | None = None
-        self._jobs_in_flight: set[asyncio.Task[str]] = set()
+        self._workers: list[asyncio.Task[None]] = []
         self._stopping = False
         self._health = _BrokerHealth()
 
@@ -125,7 +124,9 @@ class TaskService:
         if not run_jobs or self.settings.concurrency <= 0:
             return
         if self.engine == "embedded":
-            self._claimer = asyncio.create_task(self._claim_forever())
+            self._workers = [
+                asyncio.create_task(self._work_forever()) for _ in range(self.settings.concurrency)
+            ]
         elif self.broker is not None and self.broker.is_worker_process:
             receiver = Receiver(
                 self.broker,
@@ -154,14 +155,10 @@ class TaskService:
         self._stopping = True
         self._finish_listening.set()
         self.store.submitted.notify()
-        if self._claimer is not None:
-            await _settle(self._claimer, deadline - loop.time())
-            self._claimer = None
         await self.runner.drain(deadline, cleanup_deadline)
-        if self._jobs_in_flight:
-            await asyncio.wait(
-                set(self._jobs_in_flight), timeout=max(0.0, cleanup_deadline - loop.time())
-            )
+        for worker in self._workers:
+            await _settle(worker, cleanup_deadline - loop.time())
+        self._workers.clear()
         if self.listener is not None:
             await _settle(self.listener, cleanup_deadline - loop.time())
         for task in self._background:
@@ -272,31 +269,33 @@ class TaskService:
             # Delivered again later: the claim makes that copy a no-op.
             logger.warning("could not confirm the message of task %s (%s)", task_id, exc)
 
-    async def _claim_forever(self) -> None:
+    async def _work_forever(self) -> None:
+        """One worker slot: claim a task, run it, and claim the next as its outcome is written."""
         store = self.store
+        record: TaskRecord | None = None
+        owner = new_owner()
         while not self._stopping:
-            if len(self._jobs_in_flight) >= self.settings.concurrency:
-                await store.submitted.wait(self.settings.poll_seconds)
-                continue
-            owner = new_owner()
-            try:
-                record = await store.claim_next(owner)
-            except Exception:
-                logger.warning("could not claim a task", exc_info=True)
-                record = None
             if record is None:
-                await store.submitted.wait(self.settings.poll_seconds)
-                continue
+                owner = new_owner()
+                try:
+                    claimed = await store.claim_batch(owner, 1)
+                except Exception:
+                    logger.warning("could not claim a task", exc_info=True)
+                    claimed = []
+                if not claimed:
+                    await store.submitted.wait(self.settings.poll_seconds)
+                    continue
+                record = claimed[0]
             if self._stopping:  # the stop began while claiming: do not start it
                 await self.runner.hand_back(record, owner)
                 return
-            job = asyncio.create_task(self.runner.run(record, owner))
-            self._jobs_in_flight.add(job)
-            job.add_done_callback(self._job_done)
-
-    def _job_done(self, job: asyncio.Task[str]) -> None:
-        self._jobs_in_flight.discard(job)
-        self.store.submitted.notify()  # a slot is free
+            next_owner = new_owner()
+            _status, record = await self.runner.run_and_claim(
+                record, owner, None if self._stopping else next_owner
+            )
+            owner = next_owner
+        if record is not None:
+            await self.runner.hand_back(record, owner)
 
     async def _reap_forever(self) -> None:
         while True:

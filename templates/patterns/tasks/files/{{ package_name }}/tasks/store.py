@@ -1,124 +1,44 @@
 """The job store: atomic claims with leases, fenced writes, and a reaper.
 
-Every state change is one SQL statement, so it is atomic on SQLite (whose
-file lock serialises writers, across processes too) and on PostgreSQL alike.
-Admission to the queue is one statement too (it inserts only while the
-backlog is below ``TASKS_MAX_QUEUED``); on PostgreSQL, where concurrent
-statements do not see each other's uncommitted rows, submissions also take
-a transaction-scoped advisory lock so that the count they check is exact.
+Every state change is atomic: one SQL statement, or a few in one
+transaction. On a SQLite file the writes go through one group-committing
+writer thread in plain SQL (:mod:`.sqlite_store`, :mod:`.writer`); on
+PostgreSQL (and SQLite in memory) through SQLAlchemy (:mod:`.sql_store`).
+Reads go through SQLAlchemy on either. A method returns only once its
+write is committed, so every status the API reports is durable.
 """
 
-import asyncio
+import sqlite3
 import time
-import uuid
-import zlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Row,
-    Table,
-    bindparam,
-    case,
-    func,
-    insert,
-    literal,
-    select,
-    text,
-    update,
-)
-from sqlalchemy import delete as sql_delete
+from sqlalchemy import BigInteger, bindparam, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .models import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, TaskRow
+from .models import QUEUED
+from .records import (
+    BacklogFull,
+    Changes,
+    IdempotencyConflict,
+    Reaped,
+    TaskRecord,
+    new_owner,
+)
 from .settings import TasksSettings
+from .sql_store import SqlTasks, c, record, table
+from .sqlite_store import SqliteTasks, sqlite_path
 
-table = cast(Table, TaskRow.__table__)
-c = table.c
-
-PACKAGE = __name__.partition(".")[0]
-# The advisory lock submissions take on PostgreSQL: the same in every process of the project.
-BACKLOG_LOCK_KEY = zlib.crc32(f"{PACKAGE}:tasks-backlog".encode())
-
-
-@dataclass(frozen=True)
-class TaskRecord:
-    """A task as stored (times are seconds since the epoch)."""
-
-    seq: int
-    id: str
-    job: str
-    params: dict[str, Any]
-    status: str
-    progress: int
-    version: int
-    attempts: int
-    result: Any
-    error: str | None
-    idempotency_key: str | None
-    cancel_requested: bool
-    owner: str | None
-    lease_until: float | None
-    dispatched: bool
-    message_id: str | None
-    created_at: float
-    updated_at: float
-    started_at: float | None
-    finished_at: float | None
-
-    @property
-    def finished(self) -> bool:
-        """Whether the task reached a final status."""
-        return self.status in FINISHED
-
-
-@dataclass(frozen=True)
-class Reaped:
-    """What one sweep of the reaper did."""
-
-    requeued: list[str]
-    failed: int
-    cancelled: int
-    deleted: int
-
-
-class BacklogFull(Exception):
-    """The queue holds ``TASKS_MAX_QUEUED`` tasks already."""
-
-
-class IdempotencyConflict(Exception):
-    """An ``Idempotency-Key`` was reused for a different job or different params."""
-
-
-class Changes:
-    """Wakes the coroutines of this process that wait for a change."""
-
-    def __init__(self) -> None:
-        self._event = asyncio.Event()
-
-    def notify(self) -> None:
-        """Wake every current waiter."""
-        self._event.set()
-        self._event = asyncio.Event()
-
-    async def wait(self, timeout: float) -> None:
-        """Return at the next change, or after ``timeout`` seconds."""
-        with suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
-
-
-def _record(row: Row[Any]) -> TaskRecord:
-    return TaskRecord(**row._mapping)
-
-
-def new_owner() -> str:
-    """Return a token unique to one claim."""
-    return uuid.uuid4().hex
+__all__ = [
+    "BacklogFull",
+    "Changes",
+    "IdempotencyConflict",
+    "Reaped",
+    "TaskRecord",
+    "TaskStore",
+    "new_owner",
+]
 
 
 class TaskStore:
@@ -135,19 +55,10 @@ class TaskStore:
         self.changed = Changes()
         self.submitted = Changes()
         self._on_change = on_change
-        # SQLite has one writer at a time, and a connection that finds the file
-        # locked sleeps for milliseconds before it retries: queueing this
-        # process's writes here instead makes them an order of magnitude faster.
-        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
-
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        if self._write_lock is None:
-            async with self.engine.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock, self.engine.begin() as conn:
-            yield conn
+        path = sqlite_path(engine)
+        self._writes: SqliteTasks | SqlTasks = (
+            SqlTasks(engine, settings) if path is None else SqliteTasks(path, settings)
+        )
 
     def _notify(self) -> None:
         self.changed.notify()
@@ -164,9 +75,8 @@ class TaskStore:
         """Queue a task; return it and whether it is new.
 
         The task is inserted only while fewer than ``TASKS_MAX_QUEUED`` tasks
-        are queued, in one statement (``INSERT ... SELECT ... WHERE``), so
-        concurrent submissions, from any number of processes, never queue
-        more than the bound.
+        are queued, atomically, so concurrent submissions, from any number of
+        processes, never queue more than the bound.
 
         Raises:
             BacklogFull: The queue is full.
@@ -177,62 +87,37 @@ class TaskStore:
             if existing is not None:
                 return existing, False
         now = time.time() if now is None else now
-        values: dict[str, Any] = {
-            "id": uuid.uuid4().hex,
-            "job": job,
-            "params": params,
-            "status": QUEUED,
-            "progress": 0,
-            "version": 1,
-            "attempts": 0,
-            "idempotency_key": idempotency_key,
-            "cancel_requested": False,
-            "dispatched": False,
-            "message_id": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        queued = select(func.count()).select_from(table).where(c.status == QUEUED)
-        room = queued.scalar_subquery() < literal(self.settings.max_queued, BigInteger)
-        row_values = select(*(literal(value, c[name].type) for name, value in values.items()))
-        statement = insert(table).from_select(list(values), row_values.where(room)).returning(*c)
         try:
-            async with self._writing() as conn:
-                if conn.dialect.name == "postgresql":
-                    # Held until the insert commits: the next submission counts it.
-                    await conn.execute(
-                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": BACKLOG_LOCK_KEY}
-                    )
-                row = (await conn.execute(statement)).first()
-        except IntegrityError:
+            created = await self._writes.create(job, params, idempotency_key, now)
+        except (IntegrityError, sqlite3.IntegrityError):
             # Another request with the same key won the race: answer with its task.
-            if idempotency_key is None:
-                raise
-            existing = await self._by_key(idempotency_key, job, params)
+            existing = None
+            if idempotency_key is not None:
+                existing = await self._by_key(idempotency_key, job, params)
             if existing is None:
                 raise
             return existing, False
-        if row is None:
+        if created is None:
             raise BacklogFull
         self.submitted.notify()
         self._notify()
-        return _record(row), True
+        return created, True
 
     async def _by_key(self, key: str, job: str, params: dict[str, Any]) -> TaskRecord | None:
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(table).where(c.idempotency_key == key))).first()
         if row is None:
             return None
-        record = _record(row)
-        if record.job != job or record.params != params:
+        found = record(row)
+        if found.job != job or found.params != params:
             raise IdempotencyConflict
-        return record
+        return found
 
     async def get(self, task_id: str) -> TaskRecord | None:
         """Return the task ``task_id``, or None."""
         async with self.engine.connect() as conn:
             row = (await conn.execute(select(table).where(c.id == task_id))).first()
-        return None if row is None else _record(row)
+        return None if row is None else record(row)
 
     async def page(
         self, status: str | None = None, limit: int = 50, before: int | None = None
@@ -245,7 +130,7 @@ class TaskStore:
             # As a BIGINT: PostgreSQL's INTEGER column would refuse a larger parameter.
             query = query.where(c.seq < bindparam("before", before, type_=BigInteger))
         async with self.engine.connect() as conn:
-            return [_record(row) for row in await conn.execute(query)]
+            return [record(row) for row in await conn.execute(query)]
 
     async def count(self, status: str) -> int:
         """Return how many tasks have ``status``."""
@@ -255,77 +140,35 @@ class TaskStore:
 
     async def request_cancel(self, task_id: str, now: float | None = None) -> TaskRecord | None:
         """Cancel a queued task at once; ask a running one to stop. Return the task."""
-        now = time.time() if now is None else now
-        async with self._writing() as conn:
-            await conn.execute(
-                update(table)
-                .where(c.id == task_id, c.status == QUEUED)
-                .values(
-                    status=CANCELLED,
-                    cancel_requested=True,
-                    finished_at=now,
-                    updated_at=now,
-                    version=c.version + 1,
-                )
-            )
-            await conn.execute(
-                update(table)
-                .where(c.id == task_id, c.status == RUNNING, c.cancel_requested.is_(False))
-                .values(cancel_requested=True, updated_at=now, version=c.version + 1)
-            )
+        await self._writes.request_cancel(task_id, time.time() if now is None else now)
         self._notify()
         return await self.get(task_id)
 
-    def _claim_values(self, owner: str, now: float) -> dict[str, Any]:
-        return {
-            "status": RUNNING,
-            "owner": owner,
-            "lease_until": now + self.settings.lease_seconds,
-            "attempts": c.attempts + 1,
-            # ``now`` may predate a row inserted while this claim waited for the lock.
-            "started_at": func.coalesce(
-                c.started_at, case((c.created_at > now, c.created_at), else_=now)
-            ),
-            "updated_at": now,
-            "version": c.version + 1,
-        }
-
     async def claim_next(self, owner: str, now: float | None = None) -> TaskRecord | None:
         """Take the oldest queued task for ``owner``, with a lease; None when none is queued."""
-        now = time.time() if now is None else now
-        oldest = select(c.seq).where(c.status == QUEUED).order_by(c.seq).limit(1).scalar_subquery()
-        statement = (
-            update(table)
-            .where(c.seq == oldest, c.status == QUEUED)
-            .values(self._claim_values(owner, now))
-            .returning(*c)
-        )
-        async with self._writing() as conn:
-            row = (await conn.execute(statement)).first()
-        if row is None:
-            return None
-        self._notify()
-        return _record(row)
+        claimed = await self.claim_batch(owner, 1, now)
+        return claimed[0] if claimed else None
+
+    async def claim_batch(
+        self, owner: str, limit: int, now: float | None = None
+    ) -> list[TaskRecord]:
+        """Take up to ``limit`` of the oldest queued tasks for ``owner``, with leases.
+
+        One statement claims them all (on PostgreSQL, skipping rows other
+        workers are claiming at that moment instead of waiting for them);
+        ``owner`` with the task's id is unique to each claim.
+        """
+        claimed = await self._writes.claim_next(owner, limit, time.time() if now is None else now)
+        if claimed:
+            self._notify()
+        return claimed
 
     async def claim(self, task_id: str, owner: str, now: float | None = None) -> TaskRecord | None:
         """Take the task ``task_id`` if it is queued, or running on an expired lease."""
-        now = time.time() if now is None else now
-        claimable = (c.status == QUEUED) | ((c.status == RUNNING) & (c.lease_until < now))
-        statement = (
-            update(table)
-            .where(c.id == task_id, claimable, c.attempts < self.settings.max_attempts)
-            .values(self._claim_values(owner, now))
-            .returning(*c)
-        )
-        async with self._writing() as conn:
-            row = (await conn.execute(statement)).first()
-        if row is None:
-            return None
-        self._notify()
-        return _record(row)
-
-    def _owned(self, task_id: str, owner: str) -> ColumnElement[bool]:
-        return (c.id == task_id) & (c.owner == owner) & (c.status == RUNNING)
+        claimed = await self._writes.claim(task_id, owner, time.time() if now is None else now)
+        if claimed is not None:
+            self._notify()
+        return claimed
 
     async def renew(
         self, task_id: str, owner: str, progress: int | None = None, now: float | None = None
@@ -336,26 +179,10 @@ class TaskStore:
         and the task was re-queued or finished by someone else.
         """
         now = time.time() if now is None else now
-        values: dict[str, Any] = {"lease_until": now + self.settings.lease_seconds}
-        if progress is not None:
-            values |= {
-                "progress": case((c.progress < progress, progress), else_=c.progress),
-                "updated_at": now,
-                "version": c.version + 1,
-            }
-        statement = (
-            update(table)
-            .where(self._owned(task_id, owner))
-            .values(values)
-            .returning(c.cancel_requested)
-        )
-        async with self._writing() as conn:
-            row = (await conn.execute(statement)).first()
-        if row is None:
-            return None
-        if progress is not None:
+        cancel = await self._writes.renew(task_id, owner, progress, now)
+        if cancel is not None and progress is not None:
             self._notify()
-        return bool(row[0])
+        return cancel
 
     async def finish(
         self,
@@ -367,46 +194,39 @@ class TaskStore:
         now: float | None = None,
     ) -> bool:
         """Record the outcome of a claimed task; False when ``owner`` lost it meanwhile."""
+        done, _ = await self.finish_and_claim(task_id, owner, status, result, error, None, now)
+        return done
+
+    async def finish_and_claim(
+        self,
+        task_id: str,
+        owner: str,
+        status: str,
+        result: Any,
+        error: str | None,
+        next_owner: str | None,
+        now: float | None = None,
+    ) -> tuple[bool, TaskRecord | None]:
+        """Record an outcome (as :meth:`finish`) and, with ``next_owner``, claim the next task.
+
+        Both in one transaction: a busy worker pays one commit per task.
+
+        Returns:
+            Whether the outcome was recorded, and the task claimed (or None).
+        """
         now = time.time() if now is None else now
-        values: dict[str, Any] = {
-            "status": status,
-            "result": result,
-            "error": error,
-            "owner": None,
-            "lease_until": None,
-            "finished_at": now,
-            "updated_at": now,
-            "version": c.version + 1,
-        }
-        if status == SUCCEEDED:
-            values["progress"] = 100
-        async with self._writing() as conn:
-            done = await conn.execute(
-                update(table).where(self._owned(task_id, owner)).values(values)
-            )
+        done, claimed = await self._writes.finish(
+            task_id, owner, status, result, error, now, next_owner
+        )
         self._notify()
-        return bool(done.rowcount)
+        return done, claimed
 
     async def release(self, task_id: str, owner: str, now: float | None = None) -> bool:
         """Hand a claimed task back to the queue (at shutdown); this run does not count."""
-        now = time.time() if now is None else now
-        values = {
-            "status": QUEUED,
-            "owner": None,
-            "lease_until": None,
-            "dispatched": False,
-            "message_id": None,
-            "attempts": c.attempts - 1,
-            "updated_at": now,
-            "version": c.version + 1,
-        }
-        async with self._writing() as conn:
-            done = await conn.execute(
-                update(table).where(self._owned(task_id, owner)).values(values)
-            )
+        released = await self._writes.release(task_id, owner, time.time() if now is None else now)
         self.submitted.notify()
         self._notify()
-        return bool(done.rowcount)
+        return released
 
     async def reap(self, now: float | None = None) -> Reaped:
         """Recover tasks whose lease expired, and delete finished tasks past their TTL.
@@ -415,48 +235,7 @@ class TaskStore:
         its ``TASKS_MAX_ATTEMPTS`` runs (then it fails) or was asked to stop
         (then it is cancelled).
         """
-        now = time.time() if now is None else now
-        expired = (c.status == RUNNING) & (c.lease_until < now)
-        gone = {"owner": None, "lease_until": None, "updated_at": now, "version": c.version + 1}
-        attempts = self.settings.max_attempts
-        async with self._writing() as conn:
-            cancelled = await conn.execute(
-                update(table)
-                .where(expired, c.cancel_requested.is_(True))
-                .values(gone | {"status": CANCELLED, "finished_at": now})
-            )
-            failed = await conn.execute(
-                update(table)
-                .where(expired, c.attempts >= attempts)
-                .values(
-                    gone
-                    | {
-                        "status": FAILED,
-                        "finished_at": now,
-                        "error": f"the worker running it stopped {attempts} time(s); "
-                        "not retried again",
-                    }
-                )
-            )
-            requeued = await conn.execute(
-                update(table)
-                .where(expired)
-                .values(gone | {"status": QUEUED, "dispatched": False, "message_id": None})
-                .returning(c.id)
-            )
-            requeued_ids = [row[0] for row in requeued]
-            deleted = await conn.execute(
-                sql_delete(table).where(
-                    c.status.in_(FINISHED),
-                    c.finished_at < now - self.settings.result_ttl_seconds,
-                )
-            )
-        reaped = Reaped(
-            requeued=requeued_ids,
-            failed=failed.rowcount,
-            cancelled=cancelled.rowcount,
-            deleted=deleted.rowcount,
-        )
+        reaped = await self._writes.reap(time.time() if now is None else now)
         if reaped.requeued or reaped.failed or reaped.cancelled:
             self.submitted.notify()
             self._notify()
@@ -464,21 +243,11 @@ class TaskStore:
 
     async def mark_dispatched(self, task_id: str, message_id: str | None = None) -> None:
         """Note that the task was handed to the broker, in the stream entry ``message_id``."""
-        async with self._writing() as conn:
-            await conn.execute(
-                update(table)
-                .where(c.id == task_id, c.status == QUEUED)
-                .values(dispatched=True, message_id=message_id)
-            )
+        await self._writes.mark_dispatched(task_id, message_id, dispatched=True)
 
     async def mark_undispatched(self, task_id: str) -> None:
         """Note that the task's message was dropped: the reaper sends it again."""
-        async with self._writing() as conn:
-            await conn.execute(
-                update(table)
-                .where(c.id == task_id, c.status == QUEUED)
-                .values(dispatched=False, message_id=None)
-            )
+        await self._writes.mark_dispatched(task_id, None, dispatched=False)
 
     async def undispatched(self, older_than: float, limit: int = 500) -> list[str]:
         """Return queued tasks never handed to the broker (their sender died or failed)."""
