@@ -90,6 +90,11 @@ def _sync_points(
     return points
 
 
+def _appends_to(side: Sequence[str], base_part: Sequence[str]) -> bool:
+    """Return whether ``side`` is ``base_part`` unchanged with lines added after it."""
+    return bool(base_part) and len(side) > len(base_part) and side[: len(base_part)] == base_part
+
+
 def _with_newline(lines: Sequence[str]) -> list[str]:
     # A last line without a newline would glue itself to the marker after it.
     if lines and not lines[-1].endswith("\n"):
@@ -116,6 +121,8 @@ def merge3(
     place are not a conflict: theirs come first, then ours. That suits
     documents read in any order (``.env.example``, a README), where both
     sides appending at the end is the common case and nothing can be lost.
+    Likewise a region one side rewrote while the other kept it and only added
+    lines after it: the rewrite, then the addition.
     """
     b, o, t = (text.splitlines(keepends=True) for text in (base, ours, theirs))
     out: list[str] = []
@@ -137,6 +144,14 @@ def merge3(
         elif union_insertions and not base_part:
             out.extend(their_part)
             keep_ours(oi, our_part)
+        elif union_insertions and _appends_to(our_part, base_part):
+            # Ours kept the region and added after it (a note at the end of a
+            # README); theirs rewrote it: the rewrite, then ours' addition.
+            out.extend(their_part)
+            keep_ours(oi + len(base_part), our_part[len(base_part) :])
+        elif union_insertions and _appends_to(their_part, base_part):
+            keep_ours(oi, our_part)
+            out.extend(their_part[len(base_part) :])
         else:
             conflicts.append(Conflict(bi, tuple(base_part), tuple(our_part), tuple(their_part)))
             if mode is ConflictMode.REJ:
