@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 Environment = Literal["development", "test", "production"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 LogFormat = Literal["text", "json"]
+DocsAssets = Literal["local", "cdn"]
 
 
 class Settings(BaseSettings):
@@ -38,11 +39,17 @@ class Settings(BaseSettings):
     log_format: LogFormat = "text"
     """`text` for people, `json` (one object per line) for log collectors."""
 
+    access_log: bool = True
+    """Log one line per request; uvicorn's `--no-access-log` turns it off as well."""
+
     cors_allow_origins: Annotated[tuple[str, ...], NoDecode] = ()
     """Comma-separated origins allowed to call the API from a browser; empty disables CORS."""
 
     docs_enabled: bool = True
     """Serve the OpenAPI schema, Swagger UI and ReDoc (/openapi.json, /docs, /redoc)."""
+
+    docs_assets: DocsAssets = "local"
+    """`local`: the app serves the docs pages' scripts itself (works offline); `cdn`: jsDelivr."""
 
     host: str = "127.0.0.1"
     """Interface `serve` binds to; use 0.0.0.0 inside a container."""
