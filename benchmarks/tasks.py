@@ -1,13 +1,27 @@
-"""Background tasks: jobs/s enqueued and completed, and status-read latency.
+"""Background tasks: no-op jobs/s through the `tasks` pattern, next to huey and plain taskiq.
 
 Run: python -m benchmarks.tasks [--quick]
 
-Measures the generated `tasks` pattern in both engines (embedded SQLite
-queue with in-app workers; taskiq on a private redis-server with one separate
-`worker` process) next to the naive reference (BackgroundTasks and a dict,
-benchmarks/naive_tasks_app.py), each under a real uvicorn on loopback, in the
-same run. Each job is the demo job with one step and no delay, so the figures
-are the machinery's overhead. The client runs on the same cores.
+N no-op jobs (2,000; 300 with --quick), four at a time, from the first
+submission to the last job finished, in interleaved rounds (`harness.interleave`:
+3, or 2 with --quick; fresh files, and an empty Redis, every round). The contenders:
+
+- ours, embedded engine (SQLite file, four in-process workers), driven through
+  its Python API (benchmarks/peers/tasks_service_layer.py: ``TaskService.submit``
+  for every job, all at once);
+- ours, embedded engine, over HTTP: a real uvicorn serving the generated app,
+  a client posting with four connections and then reading the queue's state;
+- huey's ``SqliteHuey`` with its consumer, four worker threads
+  (benchmarks/peers/tasks_huey.py): the peer for the embedded engine;
+- a raw ``sqlite3`` lease queue, one transaction per state change, FULL
+  (benchmarks/peers/tasks_sqlite_lease.py): the limit of the storage alone;
+- ours, taskiq engine: the service layer submitting, one separate ``worker``
+  process with four jobs at a time, SQLite for the tasks, a private redis-server;
+- plain taskiq on the same redis-server (benchmarks/peers/tasks_taskiq.py:
+  ``RedisStreamBroker`` and ``RedisAsyncResultBackend``), its worker started as
+  ``taskiq worker ... --workers 1 --max-async-tasks 4``.
+
+Every process shares the machine's cores with the others of its contender.
 """
 
 from __future__ import annotations
@@ -15,52 +29,69 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
+import json
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 import httpx2
 
-from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
+from benchmarks.harness import (
+    BenchProject,
+    Figure,
+    bench_project,
+    interleave,
+    machine_details,
+    render_table,
+    scaled,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-FINAL = {"succeeded", "failed", "cancelled"}
-CONCURRENCY = 16
+CONCURRENCY = 4
+NOOP = "bench-noop"  # the job benchmarks/peers/tasks_service_layer.py registers
+SERVICE_LAYER = "benchmarks.peers.tasks_service_layer"
+
+Result = dict[str, float]
 
 
-@dataclass(frozen=True)
-class Run:
-    """What one server did under the load."""
-
-    enqueued_per_s: float
-    completed_per_s: float
-    read_p50_ms: float
-    read_p99_ms: float
+def _json_line(argv: list[str], cwd: Path, env: Mapping[str, str]) -> Result:
+    """Run a measuring process; return the JSON line it printed last."""
+    done = subprocess.run(
+        argv, cwd=cwd, env={**os.environ, **env}, capture_output=True, text=True, timeout=600
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv} failed:\n{done.stdout[-2000:]}{done.stderr[-4000:]}")
+    result: Result = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
 
 
 @contextlib.contextmanager
-def _serve(argv: list[str], cwd: Path, env: Mapping[str, str], port: int) -> Iterator[str]:
-    from tests.helpers import wait_for_http
-
-    process = subprocess.Popen(
-        argv,
-        cwd=cwd,
-        env={**os.environ, **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+def _background(
+    argv: list[str], cwd: Path, env: Mapping[str, str], log: Path, ready: str
+) -> Iterator[None]:
+    """Run a worker process until the block ends; wait for ``ready`` in its output first."""
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
-        if port:
-            wait_for_http(f"http://127.0.0.1:{port}/health", timeout=60)
-        yield f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while ready not in log.read_text(errors="replace"):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{argv} did not start:\n{log.read_text(errors='replace')}")
+            time.sleep(0.02)
+        yield
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGTERM)
@@ -71,115 +102,198 @@ def _serve(argv: list[str], cwd: Path, env: Mapping[str, str], port: int) -> Ite
                 process.wait()
 
 
-def _uvicorn(app: str, port: int, python: str = sys.executable) -> list[str]:
-    return [python, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
-            "--log-level", "warning"]  # fmt: skip
-
-
-async def _measure(base: str, jobs: int, reads: int) -> Run:
+async def _over_http(base: str, jobs: int) -> Result:
+    """Post ``jobs`` no-op jobs with CONCURRENCY connections; wait until none is left."""
     limits = httpx2.Limits(max_connections=CONCURRENCY)
     async with httpx2.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         semaphore = asyncio.Semaphore(CONCURRENCY)
-        body = {"job": "demo", "params": {"steps": 1, "delay": 0}}
 
-        async def submit() -> str:
+        async def submit() -> None:
             async with semaphore:
-                response = await client.post("/tasks", json=body)
-                response.raise_for_status()
-                task_id: str = response.json()["id"]
-                return task_id
+                (await client.post("/tasks", json={"job": NOOP, "params": {}})).raise_for_status()
+
+        async def left(status: str) -> bool:
+            page = (await client.get("/tasks", params={"status": status, "limit": 1})).json()
+            return bool(page["items"])
 
         started = time.perf_counter()
-        ids = await asyncio.gather(*(submit() for _ in range(jobs)))
-        enqueued = time.perf_counter() - started
-        # Oldest first: wait for each in turn (the later ones are usually done by then).
-        for task_id in ids:
-            for _ in range(100_000):
-                status = (await client.get(f"/tasks/{task_id}")).json()["status"]
-                if status in FINAL:
-                    break
-                await asyncio.sleep(0.005)
-        completed = time.perf_counter() - started
+        await asyncio.gather(*(submit() for _ in range(jobs)))
+        submitted = time.perf_counter() - started
+        deadline = time.monotonic() + 300
+        while await left("queued") or await left("running"):
+            if time.monotonic() > deadline:
+                raise RuntimeError("the jobs did not finish within 300 s")
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        if await left("failed"):
+            raise RuntimeError("a no-op job failed")
+    return {"jobs_per_s": jobs / elapsed, "submitted_per_s": jobs / submitted}
 
-        latencies = []
-        for index in range(reads):
-            task_id = ids[(index * 7919) % len(ids)]
-            before = time.perf_counter()
-            (await client.get(f"/tasks/{task_id}")).raise_for_status()
-            latencies.append((time.perf_counter() - before) * 1000)
-    latencies.sort()
-    return Run(
-        enqueued_per_s=jobs / enqueued,
-        completed_per_s=jobs / completed,
-        read_p50_ms=statistics.median(latencies),
-        read_p99_ms=latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
-    )
+
+class Contenders:
+    """Each contender, runnable once per round against fresh files."""
+
+    def __init__(self, bench: BenchProject, folder: Path, redis_url: str, jobs: int) -> None:
+        self.bench = bench
+        self.folder = folder
+        self.redis_url = redis_url
+        self.jobs = jobs
+        self._numbers = itertools.count()
+        # The project's interpreter may be its own virtualenv: it finds the peers here.
+        self.base_env = {
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), str(bench.root)])),
+            "REDIS_URL": "",
+            "TASKS_CONCURRENCY": str(CONCURRENCY),
+            "TASKS_POLL_SECONDS": "0.05",
+            "TASKS_MAX_QUEUED": str(max(10_000, jobs)),
+            "LOG_LEVEL": "WARNING",
+        }
+
+    def _fresh(self, name: str) -> Path:
+        return self.folder / f"{name}-{next(self._numbers)}.db"
+
+    def _flush_redis(self) -> None:
+        from redis import Redis
+
+        with Redis.from_url(self.redis_url) as redis:
+            redis.flushall()
+
+    def embedded_service(self) -> Result:
+        """Ours, embedded, through ``TaskService.submit`` (its own process)."""
+        env = {**self.base_env, "DATABASE_URL": f"sqlite+aiosqlite:///{self._fresh('ours')}"}
+        argv = [self.bench.python, "-m", SERVICE_LAYER, self.bench.package, str(self.jobs)]
+        return _json_line(argv, self.bench.root, env)
+
+    def embedded_http(self) -> Result:
+        """Ours, embedded, served by uvicorn and loaded over HTTP."""
+        from tests.services import QUIET, serve_uvicorn
+
+        env = {
+            **self.base_env,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{self._fresh('http')}",
+            "BENCH_ENTRYPOINT": self.bench.entrypoint,
+        }
+        with serve_uvicorn(
+            f"{SERVICE_LAYER}:http_app",
+            self.bench.root,
+            env=env,
+            extra_args=("--factory", *QUIET),
+            python=self.bench.python,
+        ) as served:
+            return asyncio.run(_over_http(served.url, self.jobs))
+
+    def huey(self) -> Result:
+        """The peer: SqliteHuey and its thread consumer."""
+        argv = [sys.executable, "-m", "benchmarks.peers.tasks_huey", str(self._fresh("huey")),
+                str(self.jobs)]  # fmt: skip
+        return _json_line(argv, REPO_ROOT, {})
+
+    def sqlite_lease(self) -> Result:
+        """The raw sqlite3 lease queue (the storage's limit)."""
+        argv = [sys.executable, "-m", "benchmarks.peers.tasks_sqlite_lease",
+                str(self._fresh("lease")), str(self.jobs), "FULL"]  # fmt: skip
+        return _json_line(argv, REPO_ROOT, {})
+
+    def taskiq_ours(self) -> Result:
+        """Ours, taskiq engine: a submitting process and one worker process."""
+        self._flush_redis()
+        env = {
+            **self.base_env,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{self._fresh('taskiq')}",
+            "REDIS_URL": self.redis_url,
+            "TASKS_ENGINE": "taskiq",
+        }
+        worker = [self.bench.python, "-m", SERVICE_LAYER, self.bench.package, "worker"]
+        log = self.folder / "taskiq-ours-worker.log"
+        with _background(worker, self.bench.root, env, log, "worker started"):
+            argv = [self.bench.python, "-m", SERVICE_LAYER, self.bench.package, str(self.jobs)]
+            return _json_line(argv, self.bench.root, env)
+
+    def taskiq_plain(self) -> Result:
+        """Plain taskiq: its own worker command and a client waiting for results."""
+        self._flush_redis()
+        env = {"BENCH_REDIS_URL": self.redis_url, "PYTHONPATH": str(REPO_ROOT)}
+        worker = [sys.executable, "-m", "taskiq", "worker", "benchmarks.peers.tasks_taskiq:broker",
+                  "--workers", "1", "--max-async-tasks", str(CONCURRENCY)]  # fmt: skip
+        log = self.folder / "taskiq-plain-worker.log"
+        with _background(worker, REPO_ROOT, env, log, "Listening started"):
+            argv = [sys.executable, "-m", "benchmarks.peers.tasks_taskiq", str(self.jobs)]
+            return _json_line(argv, REPO_ROOT, env)
 
 
 def run(quick: bool) -> list[Figure]:
-    """Measure both engines and the naive reference; return the figures."""
-    from tests.helpers import free_port
+    """Measure every contender in interleaved rounds; return the figures."""
     from tests.services import RedisServer
 
-    jobs, reads = (scaled(200), scaled(200)) if quick else (scaled(2000), scaled(1000))
+    jobs = scaled(300) if quick else scaled(2000)
+    rounds = 2 if quick else 3
     with (
         tempfile.TemporaryDirectory(prefix="bench-tasks-") as folder,
         bench_project("tasks") as bench,
     ):
-        tmp, project = Path(folder), bench.root
-        app = (bench.entrypoint, bench.python)
-        base_env = {"REDIS_URL": "", "TASKS_POLL_SECONDS": "0.05", "LOG_LEVEL": "WARNING"}
-
-        port = free_port()
-        with _serve(_uvicorn("benchmarks.naive_tasks_app:app", port), REPO_ROOT, {}, port) as url:
-            naive = asyncio.run(_measure(url, jobs, reads))
-
-        port = free_port()
-        env = {**base_env, "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'embedded.db'}"}
-        with _serve(_uvicorn(app[0], port, app[1]), project, env, port) as url:
-            embedded = asyncio.run(_measure(url, jobs, reads))
-
-        redis = RedisServer(folder=tmp)
+        redis = RedisServer(folder=Path(folder))
         redis.start()
         try:
-            env = {
-                **base_env,
-                "DATABASE_URL": f"sqlite+aiosqlite:///{tmp / 'taskiq.db'}",
-                "REDIS_URL": redis.url,
+            contenders = Contenders(bench, Path(folder), redis.url, jobs)
+            measured: dict[str, Callable[[], Result]] = {
+                "embedded_service": contenders.embedded_service,
+                "embedded_http": contenders.embedded_http,
+                "huey": contenders.huey,
+                "sqlite_lease": contenders.sqlite_lease,
+                "taskiq_ours": contenders.taskiq_ours,
+                "taskiq_plain": contenders.taskiq_plain,
             }
-            worker = [bench.python, "-m", bench.package, "worker"]
-            port = free_port()
-            with (
-                _serve(worker, project, env, 0),
-                _serve(_uvicorn(app[0], port, app[1]), project, env, port) as url,
-            ):
-                taskiq = asyncio.run(_measure(url, jobs, reads))
+            results = interleave(rounds, measured)
         finally:
             redis.stop()
 
-    figures = []
-    for label, ours in (("embedded (SQLite)", embedded), ("taskiq (Redis, 1 worker)", taskiq)):
-        figures += [
-            Figure(
-                f"jobs/s enqueued, {label}", ours.enqueued_per_s, naive.enqueued_per_s, "jobs/s"
-            ),
-            Figure(
-                f"jobs/s completed, {label}", ours.completed_per_s, naive.completed_per_s, "jobs/s"
-            ),
-            Figure(f"status read p50, {label}", ours.read_p50_ms, naive.read_p50_ms, "ms", False),
-            Figure(f"status read p99, {label}", ours.read_p99_ms, naive.read_p99_ms, "ms", False),
-        ]
-    return figures
+    def rates(name: str) -> list[float]:
+        return [result["jobs_per_s"] for result in results[name]]
+
+    load = f"{jobs:,} no-op jobs, {CONCURRENCY} at a time"
+    return [
+        Figure.from_rounds(
+            f"jobs/s, embedded (SQLite), service layer, {load}",
+            rates("embedded_service"),
+            rates("huey"),
+            "jobs/s",
+            reference_name="huey SqliteHuey",
+            target=1.0,
+        ),
+        Figure.from_rounds(
+            f"jobs/s, embedded (SQLite), over HTTP, {load}",
+            rates("embedded_http"),
+            rates("huey"),
+            "jobs/s",
+            reference_name="huey SqliteHuey (no HTTP)",
+            target=1.0,
+        ),
+        Figure.from_rounds(
+            f"jobs/s, embedded (SQLite), service layer, {load}",
+            rates("embedded_service"),
+            rates("sqlite_lease"),
+            "jobs/s",
+            reference_name="raw sqlite3 lease queue, FULL (limit)",
+        ),
+        Figure.from_rounds(
+            f"jobs/s, taskiq (Redis, 1 worker process), {load}",
+            rates("taskiq_ours"),
+            rates("taskiq_plain"),
+            "jobs/s",
+            reference_name="plain taskiq + taskiq-redis",
+            target=0.5,
+        ),
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
     """Measure and print the table with the machine details."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer jobs (well under a minute)")
+    parser.add_argument("--quick", action="store_true", help="fewer jobs, two rounds")
     args = parser.parse_args(argv)
     title = f"Background tasks ({'quick' if args.quick else 'full'} run)"
     sys.stdout.write(render_table(title, run(args.quick)) + "\n")
-    packages = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "aiosqlite", "taskiq", "redis")
+    packages = ("fastapi", "uvicorn", "sqlalchemy", "taskiq", "taskiq-redis", "redis", "huey")
     sys.stdout.write(machine_details(packages) + "\n")
     return 0
 

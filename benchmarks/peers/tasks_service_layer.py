@@ -3,7 +3,9 @@
 Run: python -m benchmarks.peers.tasks_service_layer PACKAGE JOBS (in the project's folder,
 with DATABASE_URL, and REDIS_URL for the taskiq engine, in the environment); and for the
 taskiq engine first python -m benchmarks.peers.tasks_service_layer PACKAGE worker: the
-project's worker process, which knows the no-op job too.
+project's worker process, which knows the no-op job too. Over HTTP: uvicorn --factory
+benchmarks.peers.tasks_service_layer:http_app with BENCH_ENTRYPOINT=module:attr (the
+project's app, with the no-op job registered).
 
 Submits every job through ``TaskService.submit`` (all at once, as concurrent
 requests would) while the service's own workers run them (embedded engine:
@@ -17,6 +19,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import json
+import logging
+import os
 import sys
 import time
 from typing import Any
@@ -74,9 +78,18 @@ async def measure(package: str, jobs: int) -> dict[str, float]:
     return {"jobs_per_s": jobs / elapsed, "submitted_per_s": jobs / submitted, "cpu_s": cpu}
 
 
+def http_app() -> Any:
+    """Return the project's ASGI app (``BENCH_ENTRYPOINT``) with the no-op job registered."""
+    module, _, attr = os.environ["BENCH_ENTRYPOINT"].partition(":")
+    _register(module.partition(".")[0])
+    return getattr(importlib.import_module(module), attr)
+
+
 def worker(package: str) -> int:
     """Run the project's ``worker`` command, with the no-op job registered."""
     _register(package)
+    # The caller waits for "worker started" before it submits anything.
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr)
     cli = importlib.import_module(f"{package}.tasks.cli")
     settings = importlib.import_module(f"{package}.tasks.settings").TasksSettings()
     return int(asyncio.run(cli.run_worker(settings)))

@@ -19,9 +19,11 @@ of sending again:
   the stream, so nothing sent meanwhile is skipped.
 - ``XADD ... MAXLEN ~ TASKS_STREAM_MAXLEN`` bounds the stream. A queued
   task whose entry is gone (trimmed, or Redis restarted without its data)
-  is sent again by the reaper: :meth:`TaskStream.lost` tells which.
+  is sent again by the reaper: :meth:`TaskStream.lost` tells which
+  (:mod:`.entries`).
 - A worker that stops gracefully hands back the messages it holds and
-  leaves the group; the consumers of dead workers are removed once idle.
+  leaves the group; the consumers of dead workers are removed once idle
+  (:mod:`.consumers`).
 
 Every key lives under :func:`~..redis_client.key_prefix`. Results stay in
 the database: nothing is written to Redis besides the stream.
@@ -29,13 +31,9 @@ the database: nothing is written to Redis besides the stream.
 
 import asyncio
 import logging
-import os
-import random
-import socket
 import time
-import uuid
 from collections import deque
-from collections.abc import AsyncGenerator, Awaitable, Callable, Collection, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Collection
 from typing import Any
 
 from redis.asyncio import Redis
@@ -49,6 +47,8 @@ from taskiq.serializers import JSONSerializer
 from taskiq_redis import RedisStreamBroker
 
 from ..redis_client import key_prefix
+from .consumers import Backoff, consumer_name, hand_back, prune_idle
+from .entries import lost_entries
 from .settings import LEAVE_SECONDS, TasksSettings
 
 logger = logging.getLogger(__name__)
@@ -77,77 +77,6 @@ Send = Callable[[str], Awaitable[object]]
 def stream_name(settings: TasksSettings) -> str:
     """Return the stream's key: the app's Redis prefix, then ``TASKS_QUEUE_NAME``."""
     return f"{key_prefix()}:{settings.queue_name}"
-
-
-def parse_id(value: bytes | str) -> tuple[int, int]:
-    """Return a stream entry id (``"1700000000000-3"``) as a comparable pair."""
-    text = value.decode() if isinstance(value, bytes) else value
-    milliseconds, _, sequence = text.partition("-")
-    return int(milliseconds), int(sequence or 0)
-
-
-def classify(
-    message_ids: Iterable[str],
-    *,
-    first: bytes | str | None,
-    last: bytes | str,
-    delivered: bytes | str | None,
-) -> tuple[set[str], set[str]]:
-    """Split entry ids into those gone from the stream and those already delivered.
-
-    Ids only grow within one stream and nothing deletes entries from its
-    middle, so an entry is gone exactly when it is older than the first
-    entry (trimmed), or newer than the last id the stream ever generated, or
-    the stream is empty (both: Redis restarted without its data).
-
-    Args:
-        message_ids: Entry ids of queued tasks.
-        first: The stream's first entry id (None when the stream is empty).
-        last: The last id the stream generated.
-        delivered: The consumer group's last delivered id (None: no group
-            yet; it is created from the stream's start, so nothing is delivered).
-
-    Returns:
-        The ids gone, and the ids still there but delivered to a worker
-        already: those are lost too unless a worker still holds them.
-    """
-    gone: set[str] = set()
-    seen: set[str] = set()
-    low = None if first is None else parse_id(first)
-    high = parse_id(last)
-    upto = None if delivered is None else parse_id(delivered)
-    for message_id in message_ids:
-        key = parse_id(message_id)
-        if low is None or key < low or key > high:
-            gone.add(message_id)
-        elif upto is not None and key <= upto:
-            seen.add(message_id)
-    return gone, seen
-
-
-class Backoff:
-    """Growing delays between attempts to reach Redis: 0.1 s, doubling, at most 5 s, jittered."""
-
-    def __init__(self, first: float = 0.1, cap: float = 5.0) -> None:
-        self.first = first
-        self.cap = cap
-        self.attempts = 0
-
-    def next_delay(self) -> float:
-        """Return how long to wait before the next attempt (and count this one)."""
-        delay = min(self.cap, self.first * 2.0**self.attempts)
-        self.attempts += 1
-        # Jitter, so that the workers of a fleet do not all knock at once.
-        return delay * random.uniform(0.8, 1.0)
-
-    def reset(self) -> None:
-        """Start again from the shortest delay (Redis answered)."""
-        self.attempts = 0
-
-
-def consumer_name() -> str:
-    """Return a consumer name unique to this process, telling where it runs (XINFO CONSUMERS)."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class TaskStream(RedisStreamBroker):
@@ -232,47 +161,9 @@ class TaskStream(RedisStreamBroker):
         return entry_id.decode() if isinstance(entry_id, bytes) else str(entry_id)
 
     async def lost(self, message_ids: Collection[str]) -> set[str]:
-        """Return those of ``message_ids`` whose entry will never reach a worker.
-
-        Gone from the stream (see :func:`classify`), or delivered and
-        acknowledged although its task is still queued. An entry that a
-        worker holds unacknowledged is not lost: it is reclaimed on the timer.
-        """
-        if not message_ids:
-            return set()
+        """Return those of ``message_ids`` whose entry never reaches a worker (see entries.py)."""
         async with Redis(connection_pool=self.connection_pool) as redis:
-            try:
-                info = await redis.xinfo_stream(self.queue_name)
-            except ResponseError as exc:
-                if "no such key" in str(exc).lower():
-                    return set(message_ids)
-                raise
-            groups = await redis.xinfo_groups(self.queue_name)
-            ours = [group for group in groups if group["name"] == self._group_name]
-            delivered = ours[0]["last-delivered-id"] if ours else None
-            first_entry = info.get("first-entry")
-            gone, seen = classify(
-                message_ids,
-                first=first_entry[0] if first_entry else None,
-                last=info["last-generated-id"],
-                delivered=delivered,
-            )
-            if seen:
-                ordered = sorted(seen)
-                pipe = redis.pipeline(transaction=False)
-                for message_id in ordered:
-                    pipe.xpending_range(
-                        self.queue_name,
-                        self.consumer_group_name,
-                        min=message_id,
-                        max=message_id,
-                        count=1,
-                    )
-                replies = await pipe.execute()
-                gone |= {mid for mid, pending in zip(ordered, replies, strict=True) if not pending}
-        return gone
-
-    # Receiving
+            return await lost_entries(redis, self.queue_name, self.consumer_group_name, message_ids)
 
     async def _declare_consumer_group(self) -> None:
         # At start-up: a worker started while Redis is away waits for it in
@@ -416,16 +307,9 @@ class TaskStream(RedisStreamBroker):
         return count
 
     async def _prune(self, redis: Redis) -> None:
-        for consumer in await redis.xinfo_consumers(self.queue_name, self.consumer_group_name):
-            name = consumer["name"]
-            idle = consumer["idle"] >= self.prune_idle_ms
-            if name == self._consumer or consumer["pending"] or not idle:
-                continue
-            await redis.xgroup_delconsumer(self.queue_name, self.consumer_group_name, name)
-            logger.info(
-                "removed the idle consumer %s from the task stream's group",
-                name.decode(errors="replace"),
-            )
+        await prune_idle(
+            redis, self.queue_name, self.consumer_group_name, self._consumer, self.prune_idle_ms
+        )
 
     def _acknowledger(self, entry_id: bytes) -> Acknowledge:
         async def acknowledge() -> None:
@@ -451,35 +335,9 @@ class TaskStream(RedisStreamBroker):
             await super().shutdown()
 
     async def _leave(self) -> None:
-        handed = 0
         async with Redis(connection_pool=self.connection_pool) as redis:
-            while pending := await redis.xpending_range(
-                self.queue_name,
-                self.consumer_group_name,
-                min="-",
-                max="+",
-                count=100,
-                consumername=self.consumer_name,
-            ):
-                for entry in pending:
-                    entry_id = entry["message_id"]
-                    found = await redis.xrange(self.queue_name, min=entry_id, max=entry_id, count=1)
-                    data = (found[0][1] or {}).get(b"data") if found else None
-                    # A copy at the end of the stream for another worker, and
-                    # this one acknowledged, at once (MULTI/EXEC).
-                    pipe = redis.pipeline(transaction=True)
-                    if data is not None:
-                        pipe.xadd(
-                            self.queue_name,
-                            {b"data": data},
-                            maxlen=self.maxlen,
-                            approximate=True,
-                        )
-                    pipe.xack(self.queue_name, self.consumer_group_name, entry_id)
-                    await pipe.execute()
-                    handed += 1
-            await redis.xgroup_delconsumer(
-                self.queue_name, self.consumer_group_name, self.consumer_name
+            handed = await hand_back(
+                redis, self.queue_name, self.consumer_group_name, self.consumer_name, self.maxlen
             )
         if handed:
             logger.info("handed %d unclaimed task message(s) back to the stream", handed)
