@@ -55,7 +55,7 @@ def serve(
 ) -> None:
     """Run the service with uvicorn: the way to start it in production."""
     settings = load_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, access_log=settings.access_log)
     uvicorn.run(
         APP_IMPORT_PATH,
         host=host if host is not None else settings.host,
@@ -63,6 +63,7 @@ def serve(
         workers=workers if workers is not None else settings.workers,
         # Logging is already configured (and is again in each worker by the app).
         log_config=None,
+        access_log=settings.access_log,
         # Don't advertise the server software.
         server_header=False,
     )

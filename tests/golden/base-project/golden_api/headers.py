@@ -1,7 +1,10 @@
-"""Response headers that every response carries, errors included."""
+"""Response headers that every response carries, errors included: request id, security."""
 
-from starlette.datastructures import MutableHeaders
+from collections.abc import Sequence
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .request_id import REQUEST_ID_HEADER, request_id_from, set_request_id
 
 SECURITY_HEADERS = {
     # Browsers must trust the Content-Type and never guess that a JSON error
@@ -9,27 +12,62 @@ SECURITY_HEADERS = {
     "X-Content-Type-Options": "nosniff",
 }
 
+_REQUEST_ID = REQUEST_ID_HEADER.lower().encode("latin-1")
+_SECURITY = tuple(
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in SECURITY_HEADERS.items()
+)
 
-class SecurityHeadersMiddleware:
-    """Add `SECURITY_HEADERS` to every HTTP response that does not set them itself.
 
-    Pure ASGI, so it does not buffer or wrap streaming responses.
+class ResponseHeadersMiddleware:
+    """Give every HTTP request an id, and add it and `SECURITY_HEADERS` to the response.
+
+    The id is the request's well-formed `X-Request-ID`, or a new one; it is
+    set for logging before the app runs and always sent back. A security
+    header the app set itself is kept. Pure ASGI, and one wrapper for both
+    jobs: it runs on every response, so it works on the raw header list
+    instead of building header objects, and never buffers a streaming body.
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Handle one ASGI connection; only HTTP responses get the headers."""
+        """Handle one ASGI connection; only HTTP requests and responses are touched."""
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
+        incoming = None
+        for name, value in scope["headers"]:
+            if name == _REQUEST_ID:
+                incoming = value
+                break
+        request_id = request_id_from(incoming)
+        set_request_id(request_id)
+        own_header = (_REQUEST_ID, request_id.encode("ascii"))
+
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in SECURITY_HEADERS.items():
-                    headers.setdefault(name, value)
+                message["headers"] = _with_headers(message.get("headers", ()), own_header)
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+def _with_headers(
+    headers: Sequence[tuple[bytes, bytes]], request_id: tuple[bytes, bytes]
+) -> list[tuple[bytes, bytes]]:
+    """Return a new header list: the request id replaced, missing security headers added.
+
+    A new list, because the one in the message may be a response object's own.
+    """
+    result = [request_id]
+    present = set()
+    for header in headers:
+        name = header[0].lower()
+        if name != _REQUEST_ID:
+            result.append(header)
+            present.add(name)
+    result.extend(header for header in _SECURITY if header[0] not in present)
+    return result

@@ -95,7 +95,11 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(
-    level: str, log_format: Literal["text", "json"], *, stream: TextIO | None = None
+    level: str,
+    log_format: Literal["text", "json"],
+    *,
+    stream: TextIO | None = None,
+    access_log: bool = True,
 ) -> None:
     """Send all logging to one handler on the root logger.
 
@@ -103,10 +107,16 @@ def configure_logging(
     previous handler is replaced, and handlers installed by others (pytest's, a
     debugger's) are left alone.
 
+    What the server was told before the app started is honoured: for uvicorn's
+    loggers the stricter of `level` and uvicorn's `--log-level` wins, and
+    `--no-access-log` keeps the access log off whatever `access_log` says.
+
     Args:
         level: Name of the lowest level to log, e.g. "INFO".
         log_format: "text" for people or "json" for one object per line.
         stream: Where to write; standard error by default.
+        access_log: Whether uvicorn logs a line per request. Off, the server
+            skips the line entirely instead of building and dropping it.
     """
     handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
     handler.set_name(HANDLER_NAME)
@@ -122,13 +132,45 @@ def configure_logging(
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
+    _route_uvicorn_loggers(root.level, access_log=access_log)
 
+
+class _ServerLogging:
+    """How the server configured its loggers before the app first configured logging."""
+
+    def __init__(self) -> None:
+        self.levels: dict[str, int] = {}
+        self.access_log_off = False
+
+    def remember(self) -> None:
+        """Read the server's set-up, once per process (later calls see our own)."""
+        if self.levels:
+            return
+        for name in _UVICORN_LOGGERS:
+            self.levels[name] = logging.getLogger(name).level
+        access = logging.getLogger("uvicorn.access")
+        # uvicorn's --no-access-log: no handlers and no propagation.
+        self.access_log_off = not access.handlers and not access.propagate
+
+
+_server = _ServerLogging()
+
+
+def _route_uvicorn_loggers(level: int, *, access_log: bool) -> None:
+    """Send uvicorn's lines through the root handler, at the stricter of both levels."""
+    _server.remember()
     for name in _UVICORN_LOGGERS:
         uvicorn_logger = logging.getLogger(name)
         uvicorn_logger.handlers.clear()
-        uvicorn_logger.propagate = True
-        # NOTSET: take the root logger's level, so LOG_LEVEL governs uvicorn too.
-        uvicorn_logger.setLevel(logging.NOTSET)
+        server_level = _server.levels[name]
+        # NOTSET (the server set none): take the root logger's level, LOG_LEVEL.
+        uvicorn_logger.setLevel(max(server_level, level) if server_level else logging.NOTSET)
+        if name == "uvicorn.access" and (not access_log or _server.access_log_off):
+            # Without a handler anywhere up the tree, uvicorn does not even
+            # build the line (it checks `hasHandlers()` per connection).
+            uvicorn_logger.propagate = False
+        else:
+            uvicorn_logger.propagate = True
         for existing_filter in uvicorn_logger.filters[:]:
             if isinstance(existing_filter, AlreadyLoggedFilter):
                 uvicorn_logger.removeFilter(existing_filter)

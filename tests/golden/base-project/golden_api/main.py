@@ -8,11 +8,12 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from . import __version__, _fastscaffold, health
+from .docs import install_docs
 from .errors import document_problems, install_exception_handlers
-from .headers import SecurityHeadersMiddleware
+from .headers import ResponseHeadersMiddleware
 from .limits import BodyLimitMiddleware
 from .logs import configure_logging
-from .request_id import REQUEST_ID_HEADER, RequestIdMiddleware
+from .request_id import REQUEST_ID_HEADER
 from .settings import Settings, get_settings
 
 # Shown at the top of the OpenAPI docs (Markdown is allowed).
@@ -41,19 +42,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         The configured app, with its settings in `app.state.settings`.
     """
     settings = settings if settings is not None else get_settings()
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, access_log=settings.access_log)
 
-    docs = settings.docs_enabled
     app = FastAPI(
         title="Golden Api",
         description=DESCRIPTION,
         version=__version__,
         lifespan=lifespan,
-        openapi_url="/openapi.json" if docs else None,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if settings.docs_enabled else None,
+        # /docs and /redoc come from install_docs: their assets are served locally.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
+    install_docs(app, settings)
 
     install_exception_handlers(app)
     app.openapi = documented_openapi(app)  # type: ignore[method-assign]
@@ -67,11 +69,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=list(settings.cors_allow_origins),
             allow_methods=["*"],
             allow_headers=["*"],
-            # Lets browser code read the id to quote it in bug reports.
-            expose_headers=[REQUEST_ID_HEADER],
+            # Lets browser code read the id to quote it in bug reports, and
+            # follow a `201 Created` (a task, an upload) to where it lives.
+            expose_headers=[REQUEST_ID_HEADER, "Location"],
         )
-    app.add_middleware(SecurityHeadersMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(ResponseHeadersMiddleware)
 
     app.include_router(health.router)
     _fastscaffold.include_routers(app)

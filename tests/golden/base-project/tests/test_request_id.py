@@ -1,6 +1,7 @@
 import io
 import json
 import logging
+import os
 import re
 
 import pytest
@@ -8,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from golden_api.logs import configure_logging
+from golden_api.request_id import new_request_id
 
 
 def test_a_request_without_an_id_gets_a_new_one(client: TestClient) -> None:
@@ -29,6 +31,26 @@ def test_a_malformed_incoming_id_is_replaced(client: TestClient, incoming: str) 
     response = client.get("/health", headers={"X-Request-ID": incoming})
 
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["x-request-id"])
+
+
+def test_ids_are_unique_across_forked_workers() -> None:
+    # Workers forked from one parent must not repeat the parent's sequence.
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover (runs in the child)
+        os.write(write, new_request_id().encode())
+        os._exit(0)
+    os.waitpid(child, 0)
+    from_child = os.read(read, 64).decode()
+    os.close(read)
+    os.close(write)
+
+    from_parent = {new_request_id() for _ in range(1000)}
+    assert re.fullmatch(r"[0-9a-f]{32}", from_child)
+    assert from_child not in from_parent
+    assert len(from_parent) == 1000
+    # A different prefix, not just a different counter value.
+    assert from_child[:16] not in {request_id[:16] for request_id in from_parent}
 
 
 def test_log_lines_carry_the_request_id(app: FastAPI, client: TestClient) -> None:
