@@ -139,9 +139,15 @@ def test_actionlint_passes_every_variant_of_the_workflow(generate: Generate) -> 
         assert passed(done), workflow
 
 
+@pytest.fixture(scope="module")
+def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One mypy cache for the module: the libraries are analysed once (sources are hashed)."""
+    return tmp_path_factory.mktemp("mypy-cache")
+
+
 @pytest.mark.parametrize("scope", ["base", "all"])
 def test_pre_commit_passes_offline_on_a_fresh_repository(
-    generate: Generate, scope: str, tmp_path: Path
+    generate: Generate, scope: str, tmp_path: Path, mypy_cache: Path
 ) -> None:
     project = copy_of(generate(*(everything() if scope == "all" else ())), tmp_path)
     git = tool("git")
@@ -152,6 +158,7 @@ def test_pre_commit_passes_offline_on_a_fresh_repository(
         # The project's tools (ruff, mypy) are this environment's.
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ["PATH"]]),
         "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "MYPY_CACHE_DIR": str(mypy_cache),
         # Anything that reaches for the network fails: the hooks must not need it.
         "HTTP_PROXY": OFFLINE_PROXY,
         "HTTPS_PROXY": OFFLINE_PROXY,
