@@ -183,11 +183,15 @@ def _layer_pyproject(files: dict[str, StagedFile], state: Record, patterns: list
     """Append every pattern's requirements to the template's pyproject.toml."""
     if PYPROJECT not in files:
         return
-    wanted: dict[str, list[str]] = {array: [] for array in WIRING_ARRAYS.values()}
+    wanted: dict[str, list[str]] = {
+        array: [] for arrays in WIRING_ARRAYS.values() for array in arrays
+    }
     for name in patterns:
         wiring = state.units[name].wiring
-        wanted[WIRING_ARRAYS["dependencies"]] += wiring.dependencies
-        wanted[WIRING_ARRAYS["dev_dependencies"]] += wiring.dev_dependencies
+        for array in WIRING_ARRAYS["dependencies"]:
+            wanted[array] += wiring.dependencies
+        for array in WIRING_ARRAYS["dev_dependencies"]:
+            wanted[array] += wiring.dev_dependencies
     if not any(wanted.values()):
         return
     import tomlkit

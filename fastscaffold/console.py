@@ -178,7 +178,10 @@ def print_new_result(result: NewResult) -> None:
             escape("  python -m venv .venv && . .venv/bin/activate && pip install -e '.[dev]'")
         )
     else:
-        lines.append("  . .venv/bin/activate")
+        activate = "  . .venv/bin/activate"
+        if result.venv.lock is not None:
+            activate += "     # or prefix commands with `uv run`; commit uv.lock"
+        lines.append(escape(activate))
     lines += [
         "  fastscaffold run          # serve with reload on http://127.0.0.1:8000",
         "  pytest                    # the project's own tests",
@@ -244,7 +247,11 @@ def print_pattern_change(change: PatternChange) -> None:
     if change.removed:
         verb = "Would remove" if change.dry_run else "Removed"
         err().print(f"[green]{verb}[/] {', '.join(change.removed)}.")
-    if change.dependencies_changed and not change.dry_run:
+    if change.lock_problem is not None:
+        err().print(f"[yellow]Lock not updated:[/] {escape(change.lock_problem)}")
+    if change.relocked:
+        err().print("Dependencies changed; uv.lock is updated. Install them: uv sync")
+    elif change.dependencies_changed and not change.dry_run:
         err().print(
             "Dependencies changed; install them: "
             + escape("pip install -e '.[dev]'")

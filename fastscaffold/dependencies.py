@@ -19,10 +19,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, MutableSet, Sequence
 from typing import Any
 
-# What a pattern manifest's wiring tables feed, as dotted TOML paths.
-WIRING_ARRAYS = {
-    "dependencies": "project.dependencies",
-    "dev_dependencies": "project.optional-dependencies.dev",
+# What a pattern manifest's wiring tables feed, as dotted TOML paths. The dev
+# tools go to the PEP 735 group uv installs by default (`uv sync`) and to the
+# `dev` extra pip users install (`pip install -e '.[dev]'`), kept alike.
+WIRING_ARRAYS: dict[str, tuple[str, ...]] = {
+    "dependencies": ("project.dependencies",),
+    "dev_dependencies": ("dependency-groups.dev", "project.optional-dependencies.dev"),
 }
 
 

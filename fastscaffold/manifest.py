@@ -142,7 +142,7 @@ class Wiring(_Strict):
             ``redis``): compose.yaml and the CI workflow run them.
         processes: Processes it runs besides the API (compose.yaml services).
         dependencies: PEP 508 requirements added to ``[project] dependencies``.
-        dev_dependencies: Requirements added to the ``dev`` extra.
+        dev_dependencies: Requirements added to the ``dev`` dependency group and extra.
         settings: Environment variables the pattern reads.
     """
 

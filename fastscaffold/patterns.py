@@ -19,6 +19,7 @@ from fastscaffold.catalog import Pattern, resolve_additions
 from fastscaffold.errors import InvalidAnswerError, PatternError
 from fastscaffold.plan import Plan
 from fastscaffold.session import Policy, Session, SessionResult
+from fastscaffold.venv import LOCK_FILE, relock
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,9 @@ class PatternChange:
         kept: Edited pattern files ``remove`` kept (they are the user's now).
         manual_steps: What the user must do by hand.
         dependencies_changed: Whether pyproject.toml changed (its requirements).
+        relocked: Whether ``uv.lock`` was brought in step with the change.
+        lock_problem: Why an existing ``uv.lock`` could not be updated (None if it was,
+            or there is none).
         dry_run: True when nothing was written.
     """
 
@@ -54,13 +58,25 @@ class PatternChange:
     kept: tuple[str, ...] = ()
     manual_steps: tuple[str, ...] = ()
     dependencies_changed: bool = False
+    relocked: bool = False
+    lock_problem: str | None = None
     dry_run: bool = False
 
     @classmethod
     def of(
         cls, operation: str, root: Path, result: SessionResult, **names: tuple[str, ...]
     ) -> PatternChange:
-        """Return the change a session made for ``operation``."""
+        """Return the change a session made for ``operation``, uv.lock re-locked if it changed.
+
+        A project with a ``uv.lock`` gets it re-locked whenever pyproject.toml
+        changed, so ``uv sync --locked`` (the Docker build's) keeps working.
+        """
+        dependencies_changed = "pyproject.toml" in result.project_changes
+        lock_problem = None
+        relocked = False
+        if dependencies_changed and not result.dry_run and (root / LOCK_FILE).is_file():
+            lock_problem = relock(root)
+            relocked = lock_problem is None
         return cls(
             operation=operation,
             root=root,
@@ -69,7 +85,9 @@ class PatternChange:
             side_files=result.side_files,
             kept=result.kept,
             manual_steps=result.manual_steps,
-            dependencies_changed="pyproject.toml" in result.project_changes,
+            dependencies_changed=dependencies_changed,
+            relocked=relocked,
+            lock_problem=lock_problem,
             dry_run=result.dry_run,
             **names,
         )

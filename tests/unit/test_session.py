@@ -330,3 +330,26 @@ def test_a_damaged_managed_block_is_a_manual_step_and_the_file_is_left_alone(
     assert env.read_text() == damaged
     assert any("alpha is not closed" in step for step in change.manual_steps)
     assert not check_project(project).ok  # the block is still owed
+
+
+def test_a_patterns_dev_tools_go_to_the_dev_group_and_the_dev_extra_and_leave_both(
+    patterns: Path, project: Path
+) -> None:
+    # uv installs the PEP 735 group, pip the extra: both must list the tool.
+    make_pattern(patterns, "tooling", extra="", dependencies=())
+    manifest = patterns / "tooling" / "pattern.toml"
+    manifest.write_text(manifest.read_text() + 'dev_dependencies = ["pytest-randomly>=3.15"]\n')
+
+    def dev_arrays() -> tuple[list[str], list[str]]:
+        data = tomllib.loads((project / "pyproject.toml").read_text())
+        return data["dependency-groups"]["dev"], data["project"]["optional-dependencies"]["dev"]
+
+    add_patterns(project, ["tooling"])
+    group, extra = dev_arrays()
+    assert "pytest-randomly>=3.15" in group
+    assert "pytest-randomly>=3.15" in extra
+    assert group == extra
+
+    remove_patterns(project, ["tooling"])
+    group, extra = dev_arrays()
+    assert not any("pytest-randomly" in item for item in [*group, *extra])

@@ -69,8 +69,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=list(settings.cors_allow_origins),
             allow_methods=["*"],
             allow_headers=["*"],
-            # Lets browser code read the id to quote it in bug reports.
-            expose_headers=[REQUEST_ID_HEADER],
+            # Lets browser code read the id to quote it in bug reports, and
+            # follow a `201 Created` (a task, an upload) to where it lives.
+            expose_headers=[REQUEST_ID_HEADER, "Location"],
         )
     app.add_middleware(ResponseHeadersMiddleware)
 

@@ -8,7 +8,7 @@ modules and read the same environment, which is why unknown variables are ignore
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Environment = Literal["development", "test", "production"]
@@ -42,8 +42,16 @@ class Settings(BaseSettings):
     access_log: bool = True
     """Log one line per request; uvicorn's `--no-access-log` turns it off as well."""
 
-    cors_allow_origins: Annotated[tuple[str, ...], NoDecode] = ()
-    """Comma-separated origins allowed to call the API from a browser; empty disables CORS."""
+    cors_allow_origins: Annotated[
+        tuple[str, ...],
+        NoDecode,
+        # FRONTEND_ORIGINS names the browser front-end's origins once, for CORS
+        # and for every pattern that checks an Origin (WebSockets); this
+        # variable, when set, overrides it for CORS alone.
+        Field(validation_alias=AliasChoices("cors_allow_origins", "frontend_origins")),
+    ] = ()
+    """Origins allowed to call the API from a browser (comma-separated; default
+    FRONTEND_ORIGINS); empty disables CORS."""
 
     docs_enabled: bool = True
     """Serve the OpenAPI schema, Swagger UI and ReDoc (/openapi.json, /docs, /redoc)."""
@@ -85,7 +93,10 @@ class Settings(BaseSettings):
         normalised = tuple(origin.rstrip("/") for origin in origins)
         for origin in normalised:
             if origin != "*" and not origin.startswith(("http://", "https://")):
-                msg = f"{origin!r} is not an origin: use scheme://host[:port] or '*'"
+                msg = (
+                    f"{origin!r} (CORS_ALLOW_ORIGINS, else FRONTEND_ORIGINS) is not an origin:"
+                    " use scheme://host[:port] or '*'"
+                )
                 raise ValueError(msg)
         return normalised
 

@@ -61,9 +61,27 @@ def test_cors_allows_the_configured_origins(make_settings: Callable[..., Setting
     assert preflight.status_code == 200
     assert preflight.headers["access-control-allow-origin"] == ORIGIN
     assert response.headers["access-control-allow-origin"] == ORIGIN
-    # Browser code may read the request id, to quote it in a bug report.
-    assert "x-request-id" in response.headers["access-control-expose-headers"].lower()
+    # Browser code may read the request id, to quote it in a bug report, and
+    # the Location of what a request created, to follow it.
+    exposed = response.headers["access-control-expose-headers"].lower().split(", ")
+    assert {"x-request-id", "location"} <= set(exposed)
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_frontend_origins_drive_cors_unless_cors_origins_are_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ENVIRONMENT", "test")
+    monkeypatch.setenv("FRONTEND_ORIGINS", ORIGIN)
+    with TestClient(create_app(Settings())) as client:
+        response = client.get("/health", headers={"Origin": ORIGIN})
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+
+    # Set, even empty, CORS_ALLOW_ORIGINS wins over FRONTEND_ORIGINS for CORS.
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "")
+    with TestClient(create_app(Settings())) as client:
+        response = client.get("/health", headers={"Origin": ORIGIN})
+    assert "access-control-allow-origin" not in response.headers
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])

@@ -45,6 +45,22 @@ def test_settings_are_read_from_environment_variables(monkeypatch: pytest.Monkey
     assert settings.max_body_bytes == 65536
 
 
+def test_frontend_origins_are_the_cors_origins_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FRONTEND_ORIGINS", "https://app.example.com/, http://localhost:5173")
+    assert Settings().cors_allow_origins == ("https://app.example.com", "http://localhost:5173")
+
+    monkeypatch.setenv("CORS_ALLOW_ORIGINS", "https://other.example.com")
+    assert Settings().cors_allow_origins == ("https://other.example.com",)
+
+    # A bad entry is named with both variables it may come from.
+    monkeypatch.delenv("CORS_ALLOW_ORIGINS")
+    monkeypatch.setenv("FRONTEND_ORIGINS", "app.example.com")
+    with pytest.raises(ValidationError, match="FRONTEND_ORIGINS"):
+        Settings()
+
+
 def test_settings_are_read_from_a_dotenv_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     # A pattern's variable in the same file must not break the base settings.
