@@ -87,9 +87,15 @@ def test_a_document_keeps_a_note_added_after_a_paragraph_the_templates_rewrote()
     ours = "a\nb\nc\nd\ne\nour note\n"
     theirs = "a\nb\nc\nd\nE rewritten\nnew section\n"
     result = merge3(BASE, ours, theirs, union_insertions=True)
-    assert (result.text, result.conflicts) == ("a\nb\nc\nd\nE rewritten\nnew section\nour note\n", ())
+    assert (result.text, result.conflicts) == (
+        "a\nb\nc\nd\nE rewritten\nnew section\nour note\n",
+        (),
+    )
     # The same shape with the sides swapped: our rewrite stays, their addition follows it.
     result = merge3(BASE, theirs, ours, union_insertions=True)
-    assert (result.text, result.conflicts) == ("a\nb\nc\nd\nE rewritten\nnew section\nour note\n", ())
+    assert (result.text, result.conflicts) == (
+        "a\nb\nc\nd\nE rewritten\nnew section\nour note\n",
+        (),
+    )
     # Code is not a document: there the same shape stays a conflict.
     assert len(merge3(BASE, ours, theirs).conflicts) == 1
