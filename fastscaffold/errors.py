@@ -21,6 +21,7 @@ and keeps its traceback.
     - ProjectBehindError           a change needs the project updated to the templates first
     - PatternDefinitionError       a pattern a team wrote (FASTSCAFFOLD_PATTERNS_PATH) is broken
     - FileSystemError              a file cannot be read or written (permissions, full disk, ...)
+    - SmokeUsageError              `smoke` was asked for something it cannot do
   + TemplateError                  a shipped template is broken (a bug in fastscaffold)
 """
 
@@ -221,3 +222,13 @@ class FileSystemError(UserError):
             hint = "Fix the cause and run the command again; nothing was changed."
         super().__init__(f"Cannot {action} {path}: {reason}.", hint)
         self.path = path
+
+
+class SmokeUsageError(UserError):
+    """Raised when ``fastscaffold smoke`` is asked for something it cannot do.
+
+    An unknown combination, ``update`` without ``--from``, no pattern selected,
+    a ``--patterns-path`` or ``--from`` folder that does not exist.
+    """
+
+    exit_code: ClassVar[int] = 2
