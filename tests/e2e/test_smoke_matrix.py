@@ -2,12 +2,16 @@
 
 For the base project, each shipped pattern alone, all of them together, and
 `new` followed by `add` of each, it runs `ruff check`, `ruff format --check`,
-`mypy --strict`, the project's own tests and `docker compose config` on its
-compose.yaml; the all-patterns project's tests run a second time on a real
+`mypy --strict`, the project's own tests, `fastscaffold check` and `docker
+compose config` on its compose.yaml; the all-patterns project's tests run a second time on a real
 PostgreSQL and Redis, as the generated CI workflow's scale-out job does. The fixture patterns of the
 engine tests join the matrix too (added with `new --with`, and with `add` to
 a project whose main.py the user has edited, and removed again). Each project is generated once
-per session and shared by its four checks.
+per session and shared by its checks.
+
+The matrix is built on fastscaffold.testing, the library behind the pytest
+plugin that pattern authors use: what it offers them is what proves the
+shipped patterns here.
 """
 
 from __future__ import annotations
@@ -15,7 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +26,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fastscaffold.creation import NewOptions, new_project
-from fastscaffold.patterns import add_patterns, remove_patterns
+from fastscaffold.testing import GeneratedProject, generate
 from tests.helpers import REPO_ROOT, run_project_tests
 from tests.services import PostgresServer, RedisServer
 
@@ -85,48 +87,52 @@ def scenarios() -> list[Scenario]:
 
 
 SCENARIOS = scenarios()
-_built: dict[str, Path] = {}
+_built: dict[str, GeneratedProject] = {}
+
+PING_ROUTE = (
+    '\n\n@app.get("/ping")\nasync def ping() -> str:\n'
+    '    """Answer a liveness probe."""\n    return "pong"\n'
+)
 
 
-def _build(scenario: Scenario, parent: Path) -> Path:
+def _build(scenario: Scenario, parent: Path) -> GeneratedProject:
     with pytest.MonkeyPatch.context() as patch:
         patch.delenv("FASTSCAFFOLD_PATTERNS_PATH", raising=False)
         if scenario.fixtures:
             patch.setenv("FASTSCAFFOLD_PATTERNS_PATH", str(FIXTURES))
-        options = NewOptions(name=scenario.name, parent=parent, patterns=scenario.with_patterns)
-        root = new_project(options).destination
+        project = generate(parent, name=scenario.name, patterns=scenario.with_patterns)
         if scenario.edit_main:
-            main = root / "smoke_api" / "main.py"
-            main.write_text(main.read_text() + '\n\n@app.get("/ping")\nasync def ping() -> str:\n'
-                            '    """Answer a liveness probe."""\n    return "pong"\n')  # fmt: skip
+            project.edit(f"{project.package}/main.py", lambda text: text + PING_ROUTE)
         for name in scenario.added_later:
-            add_patterns(root, [name])
+            project.add(name)
         if scenario.removed_later:
-            remove_patterns(root, scenario.removed_later)
-    return root
+            project.remove(*scenario.removed_later)
+    return project
 
 
 @pytest.fixture(params=SCENARIOS, ids=[s.id for s in SCENARIOS])
-def generated(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def generated(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> GeneratedProject:
     scenario: Scenario = request.param
+    # A project with a team's pattern is checked with that pattern in reach, as its CI would.
+    monkeypatch.delenv("FASTSCAFFOLD_PATTERNS_PATH", raising=False)
+    if scenario.fixtures:
+        monkeypatch.setenv("FASTSCAFFOLD_PATTERNS_PATH", str(FIXTURES))
     if scenario.id not in _built:
         _built[scenario.id] = _build(scenario, tmp_path_factory.mktemp(scenario.id))
     return _built[scenario.id]
 
 
-def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", *argv], cwd=cwd, capture_output=True, text=True, timeout=600
-    )
-
-
-def test_ruff_check_is_clean(generated: Path) -> None:
-    done = _run(["ruff", "check", "--no-cache", "."], generated)
+def test_ruff_check_is_clean(generated: GeneratedProject) -> None:
+    done = generated.run("ruff", "check", "--no-cache", ".")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_ruff_format_is_clean(generated: Path) -> None:
-    done = _run(["ruff", "format", "--check", "--no-cache", "."], generated)
+def test_ruff_format_is_clean(generated: GeneratedProject) -> None:
+    done = generated.run("ruff", "format", "--check", "--no-cache", ".")
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -136,17 +142,24 @@ def mypy_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("mypy-cache")
 
 
-def test_mypy_strict_is_clean(generated: Path, mypy_cache: Path) -> None:
+def test_mypy_strict_is_clean(generated: GeneratedProject, mypy_cache: Path) -> None:
     # The project's configuration says strict = true; --strict makes sure of it.
-    done = _run(["mypy", "--strict", "--cache-dir", str(mypy_cache)], generated)
+    done = generated.run("mypy", "--strict", "--cache-dir", str(mypy_cache))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Success: no issues found" in done.stdout
 
 
-def test_the_projects_own_tests_pass(generated: Path) -> None:
-    done = run_project_tests(sys.executable, generated)
+def test_the_projects_own_tests_pass(generated: GeneratedProject) -> None:
+    done = run_project_tests(generated.python, generated.root)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and " FAILED" not in done.stdout
+
+
+def test_fastscaffold_check_passes(generated: GeneratedProject) -> None:
+    # What the generated workflow's `fastscaffold check` step asks in CI: nothing
+    # behind the installed templates, no unresolved conflict left by add/remove.
+    report = generated.check()
+    assert report.ok, report
 
 
 def _compose_command() -> list[str]:
@@ -160,15 +173,17 @@ def _compose_command() -> list[str]:
     pytest.fail("Neither `docker compose` nor docker-compose is installed (.ci/run installs it).")
 
 
-def test_the_compose_file_is_valid_and_has_the_patterns_services(generated: Path) -> None:
-    compose = generated / "compose.yaml"
+def test_the_compose_file_is_valid_and_has_the_patterns_services(
+    generated: GeneratedProject,
+) -> None:
+    compose = generated.root / "compose.yaml"
     done = subprocess.run(
         [*_compose_command(), "-f", str(compose), "config", "-q"],
-        capture_output=True, text=True, cwd=generated,
+        capture_output=True, text=True, cwd=generated.root,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
     services = set(yaml.safe_load(compose.read_text())["services"])
-    record = (generated / ".fastscaffold" / "record.json").read_text()
+    record = (generated.root / ".fastscaffold" / "record.json").read_text()
     assert "api" in services
     assert ("postgres" in services) == ('"database"' in record) == ("migrate" in services)
     assert ("redis" in services) == ('"redis": {' in record)
@@ -178,11 +193,9 @@ def test_the_compose_file_is_valid_and_has_the_patterns_services(generated: Path
 def test_the_all_patterns_projects_tests_pass_on_postgres_and_redis(
     tmp_path: Path, postgres_server: PostgresServer, redis_server: RedisServer
 ) -> None:
-    root = new_project(
-        NewOptions(name="scale-api", parent=tmp_path, patterns=tuple(shipped_patterns()))
-    ).destination
+    project = generate(tmp_path, name="scale-api", patterns=shipped_patterns())
     env = {**os.environ, "DATABASE_URL": postgres_server.new_database()}
     env["REDIS_URL"] = redis_server.url
-    done = run_project_tests(sys.executable, root, env=env)
+    done = run_project_tests(project.python, project.root, env=env)
     assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
     assert " passed" in done.stdout and " FAILED" not in done.stdout
