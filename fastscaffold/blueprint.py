@@ -168,7 +168,9 @@ def deployment_shape(state: Record, patterns: list[str]) -> dict[str, Any]:
 
     ``services``: the backing services the applied patterns scale out on
     (sorted); ``processes``: the processes they run besides the API, as
-    ``{"name", "command", "help"}``, in the canonical pattern order.
+    ``{"name", "command", "help"}``, in the canonical pattern order;
+    ``fastscaffold_version``: the templates the project is at, which the CI
+    workflow's ``fastscaffold check`` step installs (``update`` moves it on).
     """
     services: set[str] = set()
     processes: list[dict[str, str]] = []
@@ -176,7 +178,11 @@ def deployment_shape(state: Record, patterns: list[str]) -> dict[str, Any]:
         wiring = state.units[name].wiring
         services.update(wiring.services)
         processes += [process.model_dump() for process in wiring.processes]
-    return {"services": sorted(services), "processes": processes}
+    return {
+        "services": sorted(services),
+        "processes": processes,
+        "fastscaffold_version": state.units[PROJECT_UNIT].version,
+    }
 
 
 def _layer_pyproject(files: dict[str, StagedFile], state: Record, patterns: list[str]) -> None:
