@@ -114,6 +114,48 @@ def test_a_pattern_failing_its_own_tests_fails_the_run_naming_the_step(tmp_path:
     assert failing == ["pytest"]
 
 
+@pytest.mark.e2e
+def test_update_from_a_project_made_by_an_older_fastscaffold_is_checked(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+
+    from fastscaffold import __version__
+
+    # The team's patterns folder: the fixture patterns the 0.1 project was made with.
+    patterns = tmp_path / "patterns"
+    for name in ("counter", "greeting", "rival"):
+        shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "patterns" / name, patterns / name)
+    (patterns / "rival" / "tests").mkdir()
+    (patterns / "rival" / "tests" / "test_rival.py").write_text("def test_it() -> None: ...\n")
+    legacy = REPO_ROOT / "tests" / "fixtures" / "legacy" / "legacy-api-0.1.0"
+    before = sorted(
+        (p.relative_to(legacy), p.read_bytes()) for p in legacy.rglob("*") if p.is_file()
+    )
+    kept = tmp_path / "kept"
+    argv = [sys.executable, "-m", "fastscaffold", "smoke", "--patterns-path", str(patterns),
+            "--combinations", "update", "--from", str(legacy), "--no-install",
+            "--keep", str(kept), "--json"]  # fmt: skip
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-4000:]
+    [project] = json.loads(done.stdout)["projects"]
+    assert project["id"] == "update-from-legacy-api-0.1.0"
+    assert [s["name"] for s in project["steps"] if s["status"] == "passed"] == [
+        "generate", "install", "ruff check", "ruff format", "mypy", "pytest", "check"
+    ]  # fmt: skip
+    # The copy was brought up to the installed templates; the original is untouched.
+    copy = kept / project["id"] / legacy.name
+    record = json.loads((copy / ".fastscaffold" / "record.json").read_text())
+    assert record["generator"]["version"] == record["units"]["project"]["version"] == __version__
+    after = sorted(
+        (p.relative_to(legacy), p.read_bytes()) for p in legacy.rglob("*") if p.is_file()
+    )
+    assert after == before
+
+
+def _snapshot(folder: Path) -> list[tuple[Path, bytes]]:
+    return sorted((p.relative_to(folder), p.read_bytes()) for p in folder.rglob("*") if p.is_file())
+
+
 def _processes_under(folder: Path) -> set[int]:
     """Return the processes whose working directory is inside ``folder``."""
     found = set()
