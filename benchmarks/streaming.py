@@ -1,50 +1,82 @@
-"""Streaming exports: the generated `streaming` pattern against fetch-everything.
+"""Streaming exports: the generated `streaming` pattern against the minimal exports of its peers.
 
 Run: python -m benchmarks.streaming [--quick]
 
 A project with the pattern is generated and seeded with its own `seed-items`
-command (1,000,000 rows in SQLite; 100,000 with --quick). Each app is served
-by uvicorn (one worker) in turn: the generated one, and the naive reference
-(benchmarks/naive_streaming_app.py: `fetchall()`, the whole CSV in memory, one
-response) on the same database file. A client downloads the whole CSV export
-over loopback; the figures are the medians of the runs: rows per second, time
-to the first byte of the body, and the server's peak resident memory (VmHWM).
+command (1,000,000 rows; 200,000 with --quick), once in SQLite and once in a
+private PostgreSQL (tests/services.py's `PostgresServer`). Each app is served
+by the project's own uvicorn (one worker) on the same database:
+
+- the generated app;
+- the limit references (issue 16): `benchmarks/peers/streaming_sqlite.py`
+  (sqlite3 + csv + `fetchmany(5000)` in a `StreamingResponse`) and
+  `benchmarks/peers/streaming_asyncpg.py` (an asyncpg server-side cursor,
+  5,000 rows per fetch, csv); both also serve a plain `json.dumps` NDJSON;
+- on SQLite, the naive export (benchmarks/naive_streaming_app.py:
+  `fetchall()`, the whole CSV in memory, one response), for memory and first byte.
+
+A loopback client (httpx, counting lines) downloads each export in turn, in
+interleaved rounds (3, or 1 with --quick); the figures are the medians of the
+rounds with the spread of their ratios: rows per second, time to the first
+byte of the body, and the server's peak resident memory (VmHWM, which only
+grows: it covers every download the server made so far). The client's own CPU
+time is reported next to the first figure, to show it is not the bottleneck.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2
 
-from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
-from tests.services import QUIET, peak_rss_bytes, serve_uvicorn
+from benchmarks.harness import (
+    BenchProject,
+    Figure,
+    bench_project,
+    interleave,
+    machine_details,
+    render_table,
+    scaled,
+)
+from tests.services import QUIET, PostgresServer, ServedApp, peak_rss_bytes, serve_uvicorn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
+SQLITE_PEER = "benchmarks.peers.streaming_sqlite:app"
+ASYNCPG_PEER = "benchmarks.peers.streaming_asyncpg:app"
+NAIVE = "benchmarks.naive_streaming_app:app"
 
 
 @dataclass(frozen=True)
 class Run:
-    """One download of the CSV export."""
+    """One download of an export."""
 
     rows: int
     first_byte: float
     total: float
     peak_rss: int
+    client_cpu: float
+
+    @property
+    def rows_per_second(self) -> float:
+        """Return the rows sent per second of the whole download."""
+        return self.rows / self.total
 
 
-def _download(url: str) -> tuple[int, float, float]:
-    """Download `url`; return the lines, the time to the first body byte, the total time."""
+def _download(url: str) -> tuple[int, float, float, float]:
+    """Download `url`; return the lines, first body byte time, total time, client CPU."""
+    cpu = time.process_time()
     started = time.perf_counter()
     first_byte = 0.0
     lines = 0
@@ -54,81 +86,196 @@ def _download(url: str) -> tuple[int, float, float]:
             if not first_byte:
                 first_byte = time.perf_counter() - started
             lines += chunk.count(b"\n")
-    return lines, first_byte, time.perf_counter() - started
+    return lines, first_byte, time.perf_counter() - started, time.process_time() - cpu
 
 
-def _measure(
-    app: str, cwd: Path, env: Mapping[str, str], expected_rows: int, python: str = sys.executable
-) -> Run:
-    """Serve `app` afresh, download the export once, and read the server's peak memory."""
-    with serve_uvicorn(app, cwd, env=env, extra_args=QUIET, python=python) as served:
-        url, pid = served.url, served.process.pid
-        _download(f"{url}/exports/items.csv?limit=10" if "naive" not in app else f"{url}/health")
-        lines, first_byte, total = _download(f"{url}/exports/items.csv")
-        if lines - 1 != expected_rows:
-            raise RuntimeError(f"{app} sent {lines - 1} rows, not {expected_rows}")
-        return Run(lines - 1, first_byte, total, peak_rss_bytes(pid))
+def _downloader(
+    served: ServedApp, path: str, expected_rows: int, header: bool
+) -> Callable[[], Run]:
+    """Return a function that downloads `path` from `served` once and checks the row count."""
+
+    def download() -> Run:
+        lines, first_byte, total, cpu = _download(f"{served.url}{path}")
+        rows = lines - 1 if header else lines
+        if rows != expected_rows:
+            raise RuntimeError(f"{served.url}{path} sent {rows} rows, not {expected_rows}")
+        return Run(rows, first_byte, total, peak_rss_bytes(served.process.pid), cpu)
+
+    return download
+
+
+def _seed(bench: BenchProject, database_url: str, rows: int) -> None:
+    subprocess.run(
+        [bench.python, "-m", bench.package, "seed-items", "--rows", str(rows)],
+        cwd=bench.root,
+        env={**os.environ, "DATABASE_URL": database_url},
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+@contextlib.contextmanager
+def _servers(
+    bench: BenchProject, database_url: str, peers: Mapping[str, str]
+) -> Iterator[dict[str, ServedApp]]:
+    """Serve the generated app and each peer (name -> entrypoint) on `database_url`."""
+    env = {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
+    with contextlib.ExitStack() as stack:
+        served = {
+            "ours": stack.enter_context(
+                serve_uvicorn(bench.entrypoint, bench.root, env=env, extra_args=QUIET,
+                              python=bench.python)
+            )
+        }  # fmt: skip
+        for name, entrypoint in peers.items():
+            served[name] = stack.enter_context(
+                serve_uvicorn(entrypoint, REPO_ROOT, env=env, extra_args=QUIET,
+                              python=bench.python)
+            )  # fmt: skip
+        # Warm up the generated app (imports, first connection); the peers have no
+        # filters (a warm-up would be a whole export), and the page cache is warm.
+        httpx2.get(f"{served['ours'].url}/exports/items.csv?limit=10", timeout=60)
+        yield served
+
+
+def _figures(
+    label: str,
+    results: Mapping[str, list[Run]],
+    ours: str,
+    reference: str,
+    reference_name: str,
+    *,
+    target: float | None,
+    what: str,
+) -> list[Figure]:
+    mine, theirs = results[ours], results[reference]
+    cpu = statistics.median(run.client_cpu / run.total for run in mine)
+    return [
+        Figure.from_rounds(
+            f"rows/s, {what} of {label} (client CPU {cpu:.0%} of its wall time)",
+            [run.rows_per_second for run in mine],
+            [run.rows_per_second for run in theirs],
+            "rows/s",
+            reference_name=reference_name,
+            target=target,
+        ),
+        Figure.from_rounds(
+            f"time to first byte, {what} of {label}",
+            [run.first_byte * 1000 for run in mine],
+            [run.first_byte * 1000 for run in theirs],
+            "ms",
+            higher_is_better=False,
+            reference_name=reference_name,
+        ),
+        Figure.from_rounds(
+            f"server peak RSS, {what} of {label}",
+            [run.peak_rss / MiB for run in mine],
+            [run.peak_rss / MiB for run in theirs],
+            "MiB",
+            higher_is_better=False,
+            reference_name=reference_name,
+        ),
+    ]
+
+
+def _rows_figure(
+    name: str, results: Mapping[str, list[Run]], ours: str, reference: str, reference_name: str
+) -> Figure:
+    return Figure.from_rounds(
+        name,
+        [run.rows_per_second for run in results[ours]],
+        [run.rows_per_second for run in results[reference]],
+        "rows/s",
+        reference_name=reference_name,
+    )
+
+
+def _sqlite(bench: BenchProject, folder: Path, rows: int, rounds: int) -> list[Figure]:
+    database_url = f"sqlite+aiosqlite:///{folder / 'app.db'}"
+    _seed(bench, database_url, rows)
+    peers = {"peer": SQLITE_PEER, "naive": NAIVE}
+    with _servers(bench, database_url, peers) as served:
+        ours, peer, naive = served["ours"], served["peer"], served["naive"]
+        results = interleave(
+            rounds,
+            {
+                "ours csv": _downloader(ours, "/exports/items.csv", rows, header=True),
+                "peer csv": _downloader(peer, "/exports/items.csv", rows, header=True),
+                "ours ndjson": _downloader(ours, "/exports/items.ndjson", rows, header=False),
+                "peer ndjson": _downloader(peer, "/exports/items.ndjson", rows, header=False),
+            },
+        )
+        # Fetch-everything is slow and large: one round says all it has to say.
+        results |= interleave(1, {"naive": _downloader(naive, "/exports/items.csv", rows, True)})
+        results["ours once"] = results["ours csv"][:1]
+    label = f"{rows:,} rows, SQLite"
+    reference = "sqlite3 + csv + fetchmany(5000)"
+    naive_name = "naive fetchall()"
+    figures = _figures(label, results, "ours csv", "peer csv", reference, target=0.8, what="CSV")
+    figures.append(
+        _rows_figure(f"rows/s, NDJSON of {label}", results, "ours ndjson", "peer ndjson",
+                     "sqlite3 + json.dumps + fetchmany(5000)")
+    )  # fmt: skip
+    naive_figures = _figures(label, results, "ours once", "naive", naive_name, target=None,
+                             what="CSV")  # fmt: skip
+    return figures + naive_figures[1:]
+
+
+def _postgres(bench: BenchProject, folder: Path, rows: int, rounds: int) -> list[Figure]:
+    server = PostgresServer(folder=folder)
+    server.start()
+    try:
+        database_url = server.new_database()
+        _seed(bench, database_url, rows)
+        server.psql("VACUUM ANALYZE items", database=database_url.rsplit("/", 1)[1])
+        with _servers(bench, database_url, {"peer": ASYNCPG_PEER}) as served:
+            ours, peer = served["ours"], served["peer"]
+            results = interleave(
+                rounds,
+                {
+                    "ours csv": _downloader(ours, "/exports/items.csv", rows, header=True),
+                    "peer csv": _downloader(peer, "/exports/items.csv", rows, header=True),
+                    "ours ndjson": _downloader(ours, "/exports/items.ndjson", rows, False),
+                    "peer ndjson": _downloader(peer, "/exports/items.ndjson", rows, False),
+                },
+            )
+    finally:
+        server.stop()
+    label = f"{rows:,} rows, PostgreSQL"
+    reference = "asyncpg cursor + csv, 5000 per fetch"
+    figures = _figures(label, results, "ours csv", "peer csv", reference, target=0.8, what="CSV")
+    figures.append(
+        _rows_figure(f"rows/s, NDJSON of {label}", results, "ours ndjson", "peer ndjson",
+                     "asyncpg cursor + json.dumps")
+    )  # fmt: skip
+    return figures
 
 
 def run(quick: bool) -> list[Figure]:
-    """Measure both apps and return the figures (medians of 3 runs, 1 with `quick`)."""
-    rows = scaled(100_000 if quick else 1_000_000)
-    repeats = 1 if quick else 3
-    with (
-        tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp,
-        bench_project("streaming") as bench,
-    ):
-        database_url = f"sqlite+aiosqlite:///{Path(tmp) / 'app.db'}"
-        env = {"DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
-        subprocess.run(
-            [bench.python, "-m", bench.package, "seed-items", "--rows", str(rows)],
-            cwd=bench.root,
-            env={**os.environ, **env},
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-        ours: list[Run] = []
-        naive: list[Run] = []
-        for _ in range(repeats):  # interleaved, so machine noise hits both alike
-            ours.append(_measure(bench.entrypoint, bench.root, env, rows, bench.python))
-            naive.append(_measure("benchmarks.naive_streaming_app:app", REPO_ROOT, env, rows))
-
-    def median(runs: list[Run], value: str) -> float:
-        return float(statistics.median(getattr(r, value) for r in runs))
-
-    label = f"{rows:,} rows"
-    return [
-        Figure(
-            f"rows/s, CSV of {label}",
-            rows / median(ours, "total"),
-            rows / median(naive, "total"),
-            "rows/s",
-        ),
-        Figure(
-            f"time to first byte, {label}",
-            median(ours, "first_byte") * 1000,
-            median(naive, "first_byte") * 1000,
-            "ms",
-            higher_is_better=False,
-        ),
-        Figure(
-            f"server peak RSS, {label}",
-            median(ours, "peak_rss") / MiB,
-            median(naive, "peak_rss") / MiB,
-            "MiB",
-            higher_is_better=False,
-        ),
-    ]
+    """Measure the exports on SQLite and PostgreSQL and return the figures."""
+    rows = scaled(200_000 if quick else 1_000_000)
+    rounds = 1 if quick else 3
+    with bench_project("streaming") as bench:
+        with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
+            figures = _sqlite(bench, Path(tmp), rows, rounds)
+        # The server runs as the postgres user when we are root: a folder it may enter.
+        folder = Path(tempfile.mkdtemp(prefix="bench-streaming-pg-"))
+        try:
+            figures += _postgres(bench, folder, rows, rounds)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table with the machine details."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100,000 rows, one run")
+    parser.add_argument("--quick", action="store_true", help="200,000 rows, one round")
     args = parser.parse_args(argv)
     figures = run(quick=args.quick)
-    title = "Streaming CSV export (SQLite, one uvicorn worker, loopback client)"
-    sys.stdout.write(render_table(title, figures) + "\n" + machine_details() + "\n")
+    title = "Streaming exports (SQLite and PostgreSQL, one uvicorn worker, loopback client)"
+    packages = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "aiosqlite", "asyncpg")
+    sys.stdout.write(render_table(title, figures) + "\n" + machine_details(packages) + "\n")
     return 0
 
 

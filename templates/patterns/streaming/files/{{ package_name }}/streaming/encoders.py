@@ -7,6 +7,7 @@ more than a chunk and one batch of rows.
 
 import csv
 import io
+import operator
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -14,8 +15,11 @@ from datetime import datetime
 from typing import Any, Protocol
 from urllib.parse import quote
 
+from pydantic import BaseModel
+
 from ..timestamps import as_utc
-from .models import EXPORT_COLUMNS, ExportError, ItemLine
+from .columns import ExportColumns
+from .models import ExportError
 
 # A spreadsheet runs a cell starting with one of these as a formula (CWE-1236),
 # whatever the CSV quoting: "=HYPERLINK(...)" becomes a link, "@SUM(...)" a sum,
@@ -76,32 +80,14 @@ def utc_text(value: datetime) -> str:
     return as_utc(value).isoformat()
 
 
-def csv_cells(row: Sequence[Any]) -> tuple[Any, ...]:
-    """Return the CSV cells of one `items` row (in the order of `EXPORT_COLUMNS`).
-
-    Text cells are escaped against formula injection; numbers are left alone
-    (a negative price is a number, not a formula); timestamps are written as
-    the NDJSON export writes them (ISO 8601 in UTC, with `+00:00`). Keep this in
-    step with `EXPORT_COLUMNS` when you change the exported columns.
-    """
-    id_, name, category, price_cents, created_at = row
-    return (
-        id_,
-        escape_formula(name),
-        escape_formula(category),
-        price_cents,
-        utc_text(created_at),
-    )
-
-
 class Encoder(Protocol):
     """What the exporter needs from a format."""
 
     media_type: str
     extension: str
 
-    def write(self, rows: Iterable[Any]) -> None:
-        """Add rows to the buffer."""
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Add a batch of rows to the buffer."""
 
     def pending(self) -> int:
         """Return roughly how many bytes the buffer holds."""
@@ -113,23 +99,41 @@ class Encoder(Protocol):
         """Return the bytes that end a failed export, or None to cut the stream instead."""
 
 
-def ndjson_fields(row: Sequence[Any]) -> dict[str, Any]:
-    """Return the NDJSON fields of one `items` row, the timestamp as `UtcDateTime` writes it.
+# Where a cell of "\x00" + "\x00".join(cells) starts with something other than
+# an ASCII letter or digit (or NUL, see _may_need_escaping). A literal first
+# character lets the regex engine skip ahead from NUL to NUL at C speed.
+_UNSAFE_START = re.compile(r"\x00[^0-9A-Za-z\x00]")
 
-    Keep this in step with `EXPORT_COLUMNS`, as `csv_cells`.
+
+def _may_need_escaping(cells: Iterable[Any]) -> bool:
+    """Return False only if `escape_formula` leaves every one of `cells` as it is.
+
+    Each cell follows a NUL in the joined text, so any cell whose first
+    character is neither an ASCII letter, a digit nor NUL is found. A cell
+    that starts with NULs is found unless an ASCII letter or digit follows
+    them (or nothing): then its first visible character is that letter or
+    digit, or there is none, and `escape_formula` leaves it alone too.
+    Empty cells pass. A cell that is not text (NULL) makes the answer True.
     """
-    id_, name, category, price_cents, created_at = row
-    return {
-        "id": id_,
-        "name": name,
-        "category": category,
-        "price_cents": price_cents,
-        "created_at": utc_text(created_at),
-    }
+    try:
+        joined = "\x00" + "\x00".join(cells)
+    except TypeError:
+        return True
+    return _UNSAFE_START.search(joined) is not None
+
+
+def _escape_cell(value: Any) -> Any:
+    return escape_formula(value) if isinstance(value, str) else value
 
 
 class CsvEncoder:
     """RFC 4180 CSV (CRLF line ends, minimal quoting) in UTF-8, with a header row.
+
+    Rows hold the cells of `columns`, timestamps already as text. Text cells
+    are checked a batch and a column at a time (`_may_need_escaping`): a batch
+    that needs no escaping, the common case, goes to `csv.writer` in one
+    call, without a Python step per row; in the others, the flagged columns
+    go through `escape_formula` cell by cell.
 
     CSV has no way to say "this file is incomplete", so a failed export is cut
     off: the client sees a truncated transfer rather than a file that looks whole.
@@ -138,18 +142,28 @@ class CsvEncoder:
     media_type = "text/csv; charset=utf-8"
     extension = "csv"
 
-    def __init__(self, *, bom: bool = False) -> None:
+    def __init__(self, columns: ExportColumns, *, bom: bool = False) -> None:
+        self._text = [
+            (position, operator.itemgetter(position)) for position in columns.text_positions
+        ]
         self._buffer = io.StringIO()
         # The "excel" dialect is RFC 4180: CRLF, fields quoted when they hold a
         # comma, a quote or a line break, quotes doubled.
         self._writer = csv.writer(self._buffer, dialect="excel")
         if bom:
             self._buffer.write(UTF8_BOM)
-        self._writer.writerow(EXPORT_COLUMNS)
+        self._writer.writerow(columns.names)
 
-    def write(self, rows: Iterable[Any]) -> None:
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
         """Add rows to the buffer, escaped against formula injection."""
-        self._writer.writerows(map(csv_cells, rows))
+        flagged = [position for position, cell in self._text if _may_need_escaping(map(cell, rows))]
+        if not flagged:
+            self._writer.writerows(rows)
+            return
+        cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
+        for position in flagged:
+            cells[position] = list(map(_escape_cell, cells[position]))
+        self._writer.writerows(zip(*cells, strict=True))
 
     def pending(self) -> int:
         """Return the buffer's length in characters (bytes for ASCII text)."""
@@ -169,20 +183,26 @@ class CsvEncoder:
 
 
 class NdjsonEncoder:
-    """JSON Lines: one `ItemRow` object per line, in UTF-8, each line ending in a newline."""
+    """JSON Lines: one `line_model` object per line, in UTF-8, each line ending in a newline.
+
+    Each row (the cells of `columns`, exactly as stored, timestamps as text)
+    is validated as `line_model` and written by pydantic.
+    """
 
     media_type = "application/jsonl"
     extension = "ndjson"
 
-    def __init__(self) -> None:
+    def __init__(self, columns: ExportColumns, line_model: type[BaseModel]) -> None:
+        self._names = columns.names
+        self._to_json = line_model.__pydantic_serializer__.to_json
+        self._validate = line_model.__pydantic_validator__.validate_python
         self._buffer = bytearray()
 
-    def write(self, rows: Iterable[Any]) -> None:
-        """Validate each row (as an `ItemLine`) and add its JSON line to the buffer."""
-        to_json = ItemLine.__pydantic_serializer__.to_json
-        validate = ItemLine.__pydantic_validator__.validate_python
+    def write(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Validate each row (as the line model) and add its JSON line to the buffer."""
+        to_json, validate, names = self._to_json, self._validate, self._names
         # All or nothing: a row that fails leaves no partial batch in the buffer.
-        lines = b"\n".join([to_json(validate(ndjson_fields(row))) for row in rows])
+        lines = b"\n".join([to_json(validate(dict(zip(names, row, strict=True)))) for row in rows])
         if lines:
             self._buffer += lines
             self._buffer += b"\n"

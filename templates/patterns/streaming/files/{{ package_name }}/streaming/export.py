@@ -3,9 +3,9 @@
 An export is opened before the response starts: the slot is taken, the query
 runs and the first batch is fetched, so a bad request, a full server or a
 database error still gets a proper status code. The stream then reads the rest
-batch by batch from the same server-side cursor and releases everything in
-`finally` (cursor, connection, slot), whether it ends, fails or the client
-goes away.
+batch by batch from the same cursor (`sources.py`: the driver's own, without
+the ORM) and releases everything in `finally` (cursor, connection, slot),
+whether it ends, fails or the client goes away.
 """
 
 import logging
@@ -19,12 +19,14 @@ import anyio
 from anyio.lowlevel import checkpoint
 from fastapi import FastAPI, HTTPException, Request, status
 from sqlalchemy import Select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncResult
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
+from .columns import ExportColumns
 from .encoders import Encoder, content_disposition
 from .settings import StreamingSettings
+from .sources import RowSource, open_rows
 
 logger = logging.getLogger(__name__)
 
@@ -65,34 +67,29 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 @dataclass(eq=False)
 class Export:
-    """One running export: its slot, connection and cursor, released once."""
+    """One running export: its slot and its rows (the driver's cursor), released once."""
 
     name: str
     slots: ExportSlots
-    connection: AsyncConnection
-    result: AsyncResult[Any] | None = None
+    rows: RowSource | None = None
     rows_sent: int = 0
     completed: bool = False
     started: float = field(default_factory=time.monotonic)
     _closed: bool = False
 
     async def close(self) -> None:
-        """Close the cursor, return the connection to the pool, free the slot (idempotent)."""
+        """Close the cursor and its connection, free the slot (idempotent)."""
         if self._closed:
             return
         self._closed = True
         # Shielded: cleanup runs to the end even when the export was cancelled.
         with anyio.CancelScope(shield=True):
             try:
-                if self.result is not None:
-                    await self.result.close()
+                if self.rows is not None:
+                    await self.rows.aclose()
             finally:
-                try:
-                    # Rolls back the read transaction and returns the connection.
-                    await self.connection.close()
-                finally:
-                    self.slots.running.discard(self)
-                    self.slots.release()
+                self.slots.running.discard(self)
+                self.slots.release()
         logger.info(
             "Export %s %s: %d rows in %.1f s",
             self.name,
@@ -103,9 +100,13 @@ class Export:
 
 
 async def open_export(
-    request: Request, engine: AsyncEngine, statement: Select[Any], name: str
+    request: Request,
+    engine: AsyncEngine,
+    statement: Select[Any],
+    columns: ExportColumns,
+    name: str,
 ) -> tuple[Export, Sequence[Any]]:
-    """Take a slot, run `statement` on a server-side cursor and fetch its first batch.
+    """Take a slot, run `statement` (which selects `columns`) and fetch its first batch.
 
     Raises:
         HTTPException: 503 with Retry-After when every slot is taken.
@@ -118,20 +119,11 @@ async def open_export(
             detail=f"{slots.limit} exports are already running; retry later.",
             headers={"Retry-After": str(settings.export_retry_after_seconds)},
         )
-    try:
-        connection = await engine.connect()
-    except BaseException:
-        slots.release()
-        raise
-    export = Export(name=name, slots=slots, connection=connection)
+    export = Export(name=name, slots=slots)
     slots.running.add(export)
     try:
-        # stream() asks for a server-side cursor (asyncpg runs it inside the
-        # transaction the connection begins); yield_per fetches batch by batch.
-        export.result = await connection.stream(
-            statement.execution_options(yield_per=settings.export_batch_size)
-        )
-        first = await export.result.fetchmany(settings.export_batch_size)
+        export.rows = await open_rows(engine, statement, columns, settings.export_batch_size)
+        first = await export.rows.fetch()
     except BaseException:
         await export.close()
         raise
@@ -147,7 +139,7 @@ async def stream_export(
     logged, and the stream ends with the encoder's failure marker (NDJSON) or is
     cut off (CSV). The `finally` releases the cursor, connection and slot.
     """
-    assert export.result is not None
+    assert export.rows is not None
     try:
         batch = first
         while batch:
@@ -155,12 +147,9 @@ async def stream_export(
             export.rows_sent += len(batch)
             if encoder.pending() >= settings.export_chunk_bytes:
                 yield encoder.take()
-            # Shielded: a cancellation (the client went away) waits for the fetch
-            # to finish instead of interrupting the driver, which would make the
-            # pool discard the connection. The checkpoint then delivers it: sends
-            # to a gone client return at once, so nothing else would.
-            with anyio.CancelScope(shield=True):
-                batch = await export.result.fetchmany(settings.export_batch_size)
+            batch = await export.rows.fetch()
+            # Sends to a gone client return at once: this checkpoint delivers
+            # the cancellation even when the fetch did not wait.
             await checkpoint()
         export.completed = True
         if tail := encoder.take():

@@ -5,18 +5,22 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import BigInteger, Select, literal, select
+from sqlalchemy import BigInteger, Select, literal
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..database import get_engine
 from ..errors import problem_responses
 from ..limits import MAX_SQL_INT
+from .columns import export_columns
 from .encoders import CsvEncoder, NdjsonEncoder
 from .export import export_response, open_export
-from .models import EXPORT_COLUMNS, Item, ItemRow
+from .models import EXPORT_COLUMNS, Item, ItemLine, ItemRow
 from .settings import StreamingSettings
 
 router = APIRouter(prefix="/exports", tags=["exports"])
+
+# What the exports select: the cells, timestamps as ISO 8601 text (see columns.py).
+ITEM_COLUMNS = export_columns(*(getattr(Item, column) for column in EXPORT_COLUMNS))
 
 
 class ExportFilters(BaseModel):
@@ -84,7 +88,7 @@ def _export_responses(
 def items_query(filters: ExportFilters) -> Select[Any]:
     """Return the export's query: one pass over the primary key, in a stable order."""
     statement = (
-        select(*(getattr(Item, column) for column in EXPORT_COLUMNS))
+        ITEM_COLUMNS.select()
         # A BIGINT bind: on PostgreSQL `id` is an INTEGER (4 bytes), and a bind of
         # that type would refuse a min_id above 2**31 - 1 instead of matching nothing.
         .where(Item.id >= literal(filters.min_id, BigInteger))
@@ -116,8 +120,10 @@ async def export_items_csv(request: Request, filters: FiltersDep, engine: Engine
     `-`, `@` or `|`.
     """
     settings: StreamingSettings = request.app.state.export_settings
-    export, first = await open_export(request, engine, items_query(filters), "items")
-    return export_response(export, first, CsvEncoder(bom=settings.export_csv_bom), settings)
+    export, first = await open_export(request, engine, items_query(filters), ITEM_COLUMNS, "items")
+    return export_response(
+        export, first, CsvEncoder(ITEM_COLUMNS, bom=settings.export_csv_bom), settings
+    )
 
 
 @router.get(
@@ -133,5 +139,5 @@ async def export_items_csv(request: Request, filters: FiltersDep, engine: Engine
 async def export_items_ndjson(request: Request, filters: FiltersDep, engine: EngineDep) -> Any:
     """Stream the items as JSON Lines (`application/jsonl`), one object per line."""
     settings: StreamingSettings = request.app.state.export_settings
-    export, first = await open_export(request, engine, items_query(filters), "items")
-    return export_response(export, first, NdjsonEncoder(), settings)
+    export, first = await open_export(request, engine, items_query(filters), ITEM_COLUMNS, "items")
+    return export_response(export, first, NdjsonEncoder(ITEM_COLUMNS, ItemLine), settings)

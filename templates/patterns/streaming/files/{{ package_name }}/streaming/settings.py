@@ -18,7 +18,7 @@ class StreamingSettings(BaseSettings):
     export_max_concurrent: int = Field(default=4, ge=1, le=1000)
     """Exports one worker process serves at once; more are answered 503 with Retry-After."""
 
-    export_batch_size: int = Field(default=2000, ge=1, le=100_000)
+    export_batch_size: int = Field(default=5000, ge=1, le=100_000)
     """Rows fetched from the database per round trip."""
 
     export_chunk_bytes: int = Field(default=65536, ge=1024, le=16 * 1024 * 1024)
