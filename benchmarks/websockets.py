@@ -1,81 +1,88 @@
-"""WebSocket rooms: deliveries per second and peak memory, next to a naive sequential broadcast.
+"""WebSocket rooms: fan-out, idle memory and connect time, next to a raw `websockets` server.
 
 Run: python -m benchmarks.websockets [--full]
 
 A project is generated with the `websockets` pattern and served by uvicorn (one
-worker, in-process rooms, rate limit off); the naive reference
-(benchmarks/naive_websockets_app.py) is served the same way, in the same run.
-In each scenario N clients join one room, a separate client sends M messages as
-fast as it can, and the clock stops when every healthy client has received all
-M (or at a time cap). Deliveries/s = healthy clients x messages received / time.
+worker, in-process rooms, rate limit off). The limit reference is a raw
+`websockets` server relaying each message with `broadcast()`
+(benchmarks/peers/websockets_broadcast.py): no JSON envelope, no presence, no
+bounded queues. The load comes from a C epoll client
+(benchmarks/peers/websockets_load.c, built with gcc here), whose own CPU time is
+reported to show it is not what limits the figures.
 
-- 50 and 200 healthy clients, 1 KiB messages;
-- 50 healthy clients plus one stalled client (a raw socket with a 4 KiB receive
-  buffer that never reads), 16 KiB messages: the naive broadcast waits on the
-  stalled socket; ours queues for it, then disconnects it.
+- fan-out: N receivers and 10 senders in one room; the senders send M messages
+  of 64 bytes round robin, at most WINDOW on their way to the slowest member
+  (closed loop). Deliveries/s = messages received by all members / time;
+- idle: 1,000 clients connect (64 handshakes at a time) and stay; the time to
+  connect them all, and the server's resident memory growth per connection.
 
-Peak memory is the server's VmHWM, each scenario on a fresh server; memory
-growth is how much it rose while the messages were sent. The clients
-run in this process on the same cores, so absolute figures are client-bound;
-compare the two columns.
+Each contender runs once per round on a fresh server, rounds interleaved
+(harness.interleave); the ratios are the median over rounds, with their spread.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import base64
 import contextlib
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
-from benchmarks.harness import Figure, bench_project, machine_details, render_table, scaled
+from benchmarks.harness import (
+    Figure,
+    bench_project,
+    cpu_seconds,
+    interleave,
+    machine_details,
+    render_table,
+    scaled,
+)
 from tests.helpers import free_port
-from tests.services import peak_rss_bytes
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-MIB = 1024 * 1024
+LOAD_SOURCE = REPO_ROOT / "benchmarks" / "peers" / "websockets_load.c"
+RAW = "raw websockets broadcast()"
+SENDERS = 10
+SIZE = 64
+WINDOW = 64
+IDLE_CLIENTS = 1000
+
+# Every load client connects from 127.0.0.1: lift the per-address cap.
+OUR_ENV = {
+    "REDIS_URL": "",
+    "WS_RATE_LIMIT": "0",
+    "WS_MAX_CONNECTIONS_PER_CLIENT": "100000",
+    "WS_MAX_CONNECTIONS_PER_ROOM": "100000",
+    "LOG_LEVEL": "WARNING",
+}
 
 
-@dataclass
-class Server:
-    """A uvicorn process serving one app on a loopback port."""
-
-    process: subprocess.Popen[bytes]
-    port: int
-
-    def peak_rss_mb(self) -> float:
-        """Return the server's peak resident memory, in MB."""
-        return peak_rss_bytes(self.process.pid) / 1e6
+def rss_bytes(pid: int) -> int:
+    """Return a process's current resident memory (VmRSS), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
 
 
 @contextlib.contextmanager
-def serve(
-    entrypoint: str, cwd: Path, env: Mapping[str, str], python: str = sys.executable
-) -> Iterator[Server]:
-    """Serve ``entrypoint`` with one uvicorn worker until the block ends.
-
-    Unlike tests.services.serve_uvicorn it kills the server outright: a
-    graceful shutdown would wait on the stalled client this benchmark keeps.
-    """
-    port = free_port()
+def serve(argv: list[str], cwd: Path, env: Mapping[str, str], port: int) -> Iterator[int]:
+    """Run a server until the block ends; yield its pid once GET /health answers."""
     process = subprocess.Popen(
-        [python, "-m", "uvicorn", entrypoint, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning"],
+        argv,
         cwd=cwd,
         env={**os.environ, **env},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
-    )  # fmt: skip
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -84,134 +91,122 @@ def serve(
                     break
             except OSError:
                 if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError(f"{entrypoint} did not start") from None
+                    raise RuntimeError(f"{argv} did not start") from None
                 time.sleep(0.05)
-        yield Server(process, port)
+        yield process.pid
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
 
-def open_stalled_client(port: int, path: str) -> socket.socket:
-    """Complete a WebSocket handshake with a tiny receive buffer, then never read again."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    sock.settimeout(10)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+def build_client(folder: Path) -> Path:
+    """Compile the C load client with gcc -O2 into ``folder``."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        raise RuntimeError("the WebSocket benchmark needs gcc (or cc) to build its load client")
+    binary = folder / "websockets_load"
+    subprocess.run([compiler, "-O2", "-o", str(binary), str(LOAD_SOURCE)], check=True)
+    return binary
+
+
+def run_client(binary: Path, args: list[str], server_pid: int, timeout: float) -> dict[str, float]:
+    """Run the load client; return its `key value` lines plus the server's RSS and CPU."""
+    before_rss, before_cpu = rss_bytes(server_pid), cpu_seconds(server_pid)
+    client = subprocess.Popen(
+        [str(binary), *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    sock.sendall(request.encode())
-    response = b""
-    while not response.endswith(b"\r\n\r\n") and len(response) < 4096:
-        chunk = sock.recv(1)
-        if not chunk:
+    assert client.stdout is not None and client.stdin is not None
+    found: dict[str, float] = {}
+    deadline = time.monotonic() + timeout + 60
+    for line in client.stdout:
+        key, _, value = line.partition(" ")
+        found[key] = float(value)
+        if key == "ready" or time.monotonic() > deadline:
             break
-        response += chunk
-    if not response.startswith(b"HTTP/1.1 101"):
-        raise RuntimeError(f"handshake refused: {response!r}")
-    return sock
+    found["server_rss_growth"] = rss_bytes(server_pid) - before_rss
+    found["server_cpu_seconds"] = cpu_seconds(server_pid) - before_cpu
+    client.stdin.write("done\n")
+    client.stdin.close()
+    client.wait(timeout=30)
+    return found
 
 
-async def _scenario(server: Server, clients: int, messages: int, size: int, stalled: bool,
-                    cap: float) -> tuple[float, float]:  # fmt: skip
-    """Return deliveries per second to the healthy clients, and the server's memory growth."""
-    port = server.port
-    from websockets.asyncio.client import connect
-    from websockets.exceptions import ConnectionClosed
+def contender(
+    name: str, quick: bool, binary: Path, ours: tuple[list[str], Path]
+) -> Callable[[], dict[str, float]]:
+    """Return one round of every scenario against ``name`` (`ours` or the raw peer)."""
+    messages = scaled(2000 if quick else 10000)
+    idle = scaled(IDLE_CLIENTS)
+    timeout = 30.0 if quick else 120.0
 
-    url = f"ws://127.0.0.1:{port}/ws/bench"
-    received = [0] * clients
-    counting = False
+    def one_round() -> dict[str, float]:
+        results: dict[str, float] = {}
+        scenarios = [("fanout", scaled(100)), ("fanout", scaled(500)), ("idle", idle)]
+        for mode, clients in scenarios:
+            port = free_port()
+            if name == "ours":
+                argv, cwd = [*ours[0], "--port", str(port)], ours[1]
+                env = OUR_ENV
+            else:
+                argv = [sys.executable, "-m", "benchmarks.peers.websockets_broadcast", str(port)]
+                cwd, env = REPO_ROOT, {}
+            with serve(argv, cwd, env, port) as pid:
+                if mode == "fanout":
+                    args = [str(port), "/ws/bench", "fanout", str(clients), str(SENDERS),
+                            str(messages), str(SIZE), str(WINDOW), str(timeout)]  # fmt: skip
+                    found = run_client(binary, args, pid, timeout)
+                    label = f"{clients} clients, {SENDERS} senders"
+                    results[f"deliveries/s, {label}"] = found["delivered"] / found["elapsed"]
+                    results[f"client CPU / server CPU, {label}"] = found[
+                        "client_cpu_seconds"
+                    ] / max(found["server_cpu_seconds"], 1e-9)
+                else:
+                    args = [str(port), "/ws/idle", "idle", str(clients), str(timeout)]
+                    found = run_client(binary, args, pid, timeout)
+                    connected = max(found["connected"], 1)
+                    results[f"seconds to connect {clients} clients"] = found["connect_seconds"]
+                    results[f"memory per idle connection, {clients} clients"] = (
+                        found["server_rss_growth"] / connected / 1024
+                    )
+                    results[f"clients connected of {clients}"] = found["connected"]
+        return results
 
-    async def receive(index: int, ws: object) -> None:
-        with contextlib.suppress(ConnectionClosed):
-            async for _ in ws:  # type: ignore[attr-defined]
-                if counting:
-                    received[index] += 1
-
-    options = {"max_size": 4 * MIB, "compression": None, "open_timeout": 30}
-    sockets = [await connect(url, **options) for _ in range(clients)]  # type: ignore[arg-type]
-    readers = [asyncio.create_task(receive(i, ws)) for i, ws in enumerate(sockets)]
-    sender = await connect(url, **options)  # type: ignore[arg-type]
-    drain = asyncio.create_task(receive(-1, sender))  # the sender is not counted
-    raw = open_stalled_client(port, "/ws/bench") if stalled else None
-    await asyncio.sleep(0.5)  # join notices arrive before counting starts
-    payload = "m" * size
-    before = server.peak_rss_mb()
-    counting = True
-    started = time.perf_counter()
-    deadline = started + cap
-
-    async def send_all() -> None:
-        for _ in range(messages):
-            await sender.send(payload)
-
-    sending = asyncio.create_task(send_all())
-    while min(received) < messages and time.perf_counter() < deadline:
-        await asyncio.sleep(0.005)
-    elapsed = time.perf_counter() - started
-    growth = server.peak_rss_mb() - before
-    delivered = sum(min(count, messages) for count in received)
-    sending.cancel()
-    if raw is not None:
-        raw.close()
-    for ws in [*sockets, sender]:
-        ws.transport.abort()
-    for task in [*readers, drain, sending]:
-        with contextlib.suppress(asyncio.CancelledError, ConnectionClosed):
-            await task
-    return delivered / elapsed, growth
+    return one_round
 
 
-def measure(app: str, quick: bool) -> dict[str, float]:
-    """Run every scenario against ``app`` (`ours` or `naive`), each on a fresh server."""
-    messages = scaled(200 if quick else 500)
-    cap = 8.0 if quick else 60.0
-    scenarios = {
-        "50 clients": (scaled(50), 1024, False),
-        "200 clients": (scaled(200), 1024, False),
-        "50 clients + 1 stalled": (scaled(50), 16 * 1024, True),
-    }
-    results: dict[str, float] = {}
-    with contextlib.ExitStack() as stack:
-        if app == "ours":
-            bench = stack.enter_context(bench_project("websockets"))
-            entrypoint, cwd, python = bench.entrypoint, bench.root, bench.python
-        else:
-            entrypoint, cwd = "benchmarks.naive_websockets_app:app", REPO_ROOT
-            python = sys.executable
-        # Every load client connects from 127.0.0.1: lift the per-address cap.
-        env = {"REDIS_URL": "", "WS_RATE_LIMIT": "0", "WS_MAX_CONNECTIONS_PER_CLIENT": "100000",
-               "LOG_LEVEL": "WARNING"}  # fmt: skip
-        for name, (clients, size, stalled) in scenarios.items():
-            with serve(entrypoint, cwd, env, python) as server:
-                rate, growth = asyncio.run(_scenario(server, clients, messages, size, stalled, cap))
-                results[f"deliveries/s, {name}"] = rate
-                results[f"peak memory, {name}"] = server.peak_rss_mb()
-                results[f"memory growth while sending, {name}"] = growth
-    return results
-
-
-def run(quick: bool) -> list[Figure]:
-    """Measure the generated app and the naive reference; return the figures."""
-    ours = measure("ours", quick)
-    naive = measure("naive", quick)
-    figures = []
-    for name in ours:
-        memory = "memory" in name
-        figures.append(
-            Figure(
-                name=name,
-                ours=ours[name],
-                reference=naive[name],
-                unit="MB" if memory else "msg/s",
-                higher_is_better=not memory,
-            )
+def run(quick: bool, rounds: int = 3) -> list[Figure]:
+    """Measure the generated app and the raw peer in interleaved rounds; return the figures."""
+    with (
+        tempfile.TemporaryDirectory(prefix="ws-load-") as tmp,
+        bench_project("websockets") as bench,
+    ):
+        binary = build_client(Path(tmp))
+        uvicorn = [bench.python, "-m", "uvicorn", bench.entrypoint, "--host", "127.0.0.1",
+                   "--log-level", "warning", "--backlog", "2048"]  # fmt: skip
+        results = interleave(
+            rounds,
+            {
+                "ours": contender("ours", quick, binary, (uvicorn, bench.root)),
+                "raw": contender("raw", quick, binary, (uvicorn, bench.root)),
+            },
         )
+    figures = []
+    for name in results["ours"][0]:
+        ours = [r[name] for r in results["ours"]]
+        raw = [r[name] for r in results["raw"]]
+        if name.startswith("deliveries"):
+            figures.append(Figure.from_rounds(name, ours, raw, "msg/s", reference_name=RAW,
+                                              target=0.8))  # fmt: skip
+        elif name.startswith("memory"):
+            # Target: at most 20 KB per connection, whatever the raw server needs.
+            figures.append(Figure.from_rounds(name, ours, raw, "KiB", higher_is_better=False,
+                                              reference_name=RAW))  # fmt: skip
+        elif name.startswith("seconds"):
+            figures.append(Figure.from_rounds(name, ours, raw, "s", higher_is_better=False,
+                                              reference_name=RAW, target=0.5))  # fmt: skip
+        else:  # client CPU shares and connection counts: context, no target
+            figures.append(Figure.from_rounds(name, ours, raw, "", reference_name=RAW))
     return figures
 
 
@@ -219,13 +214,14 @@ def main(argv: list[str] | None = None) -> int:
     """Measure and print the table with the machine details."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--full", action="store_true", help="500 messages per scenario, 60 s cap (default: quick)"
+        "--full", action="store_true", help="10,000 messages per scenario (default: 2,000)"
     )
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (default 3)")
     args = parser.parse_args(argv)
     quick = not args.full
     started = time.perf_counter()
-    figures = run(quick=quick)
-    title = "WebSocket rooms" + (" (quick: 200 messages, 8 s cap)" if quick else "")
+    figures = run(quick=quick, rounds=args.rounds)
+    title = "WebSocket rooms" + (" (quick: 2,000 messages)" if quick else "")
     sys.stdout.write(render_table(title, figures))
     sys.stdout.write(f"\n{machine_details(('fastapi', 'starlette', 'uvicorn', 'websockets'))}\n")
     sys.stdout.write(f"Took {time.perf_counter() - started:.0f} s.\n")

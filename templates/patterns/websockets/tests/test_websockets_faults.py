@@ -86,7 +86,8 @@ def test_a_redis_outage_under_traffic_loses_no_message_silently(
                 await wait_until(
                     # Each client sees its own join and those of the clients opened after it.
                     lambda: all(
-                        c.kinds().count("join") >= len(clients) - i for i, c in enumerate(clients)
+                        {o.sender for o in clients[i:]} <= set(c.joined())
+                        for i, c in enumerate(clients)
                     ),
                     20,
                     "every join",
@@ -189,7 +190,7 @@ def test_a_killed_workers_members_expire_and_their_leave_is_announced(
                 # ...and their `leave` frames within a third of it more.
                 await wait_until(
                     lambda: all(
-                        gone <= {f["sender"] for f in c.frames if f["type"] == "leave"}
+                        gone <= set(c.left())
                         for c in kept
                     ),
                     ttl * 4 / 3 + MARGIN,
@@ -197,7 +198,7 @@ def test_a_killed_workers_members_expire_and_their_leave_is_announced(
                 )
                 took = time.monotonic() - killed_at
                 for client in kept:
-                    leaves = Counter(f["sender"] for f in client.frames if f["type"] == "leave")
+                    leaves = Counter(client.left())
                     assert leaves == Counter(gone), "each member leaves once, and only those"
                     assert client.closed_with is None
                 # The survivors are still present, and the room still works for them.

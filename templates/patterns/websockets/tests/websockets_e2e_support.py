@@ -44,10 +44,10 @@ class Client:
 
     @classmethod
     async def open(cls, url: str, sock: socket.socket | None = None) -> Client:
-        """Connect to ``url`` (over ``sock`` if given) and wait for the client's own join."""
+        """Connect to ``url`` (over ``sock`` if given) and wait for the client's `welcome`."""
         ws = await connect(url, max_size=2 * MIB, compression=None, open_timeout=20, sock=sock)
         client = cls(ws)
-        await wait_until(lambda: client.kinds().count("join") >= 1, 20, "own join frame")
+        await wait_until(lambda: client.kinds().count("welcome") >= 1, 20, "own welcome frame")
         return client
 
     async def _read(self) -> None:
@@ -76,8 +76,16 @@ class Client:
         return [frame["data"] for frame in self.frames if frame["type"] == "error"]
 
     def numbered(self) -> list[dict[str, Any]]:
-        """Return the frames that belong to the room's sequence (all but `error` frames)."""
-        return [frame for frame in self.frames if frame["type"] != "error"]
+        """Return the frames of the room's sequence (all but `welcome` and `error` frames)."""
+        return [frame for frame in self.frames if frame["seq"] is not None]
+
+    def joined(self) -> list[str]:
+        """Return who the `presence` frames said joined, in order."""
+        return [m for f in self.frames if f["type"] == "presence" for m in f["joined"]]
+
+    def left(self) -> list[str]:
+        """Return who the `presence` frames said left, in order."""
+        return [m for f in self.frames if f["type"] == "presence" for m in f["left"]]
 
     async def close(self) -> None:
         await self.ws.close()

@@ -16,12 +16,13 @@ class FakeSocket:
         self.stalled = stalled
         self.broken = broken
 
-    async def send_text(self, data: str) -> None:
+    async def send(self, message: dict[str, Any]) -> None:
         if self.broken:
             raise RuntimeError('Cannot call "send" once a close message has been sent.')
         if self.stalled:
             await asyncio.Event().wait()  # a client that never reads
-        self.frames.append(data)
+        assert message["type"] == "websocket.send"
+        self.frames.append(message["text"])
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         del reason
@@ -40,6 +41,18 @@ class FakeSocket:
 
     def senders(self, kind: str) -> list[str]:
         return [frame["sender"] for frame in self.decoded() if frame["type"] == kind]
+
+    def numbered(self) -> list[dict[str, Any]]:
+        """The frames of the room's sequence (not `welcome` and `error`)."""
+        return [frame for frame in self.decoded() if frame["seq"] is not None]
+
+    def joined(self) -> list[str]:
+        """Who the `presence` frames said joined, in order."""
+        return [m for f in self.decoded() if f["type"] == "presence" for m in f["joined"]]
+
+    def left(self) -> list[str]:
+        """Who the `presence` frames said left, in order."""
+        return [m for f in self.decoded() if f["type"] == "presence" for m in f["left"]]
 
 
 async def idle() -> None:
@@ -71,7 +84,7 @@ def chain_breaks(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
     breaks = []
     last: int | None = None
     for frame in frames:
-        if frame["type"] == "error":
+        if frame["seq"] is None:  # `welcome` and `error` frames are outside the sequence
             continue
         if last is not None and frame["prev"] != last:
             breaks.append(frame)

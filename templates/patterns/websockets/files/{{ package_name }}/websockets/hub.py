@@ -1,174 +1,43 @@
 """The rooms of one worker: bounded queues, one writer per connection, no waiting on the network.
 
-A broadcast never awaits a socket. `Hub.deliver` puts the encoded frame into
-each member's bounded queue with `put_nowait`; each connection has exactly
-one writer task, the only code that sends on its socket. A client whose
-queue is full (it stopped reading, or reads too slowly) is removed from its
-room at once and closed with 1013 (Try Again Later): one slow client can
-neither delay the others nor make the server buffer without bound.
+A broadcast never awaits a socket. `Hub.deliver` builds the ASGI message of
+a frame once and appends it to each member's bounded queue; each connection
+has exactly one writer task, the only code that sends on its socket, and it
+sends everything queued each time it wakes up (a burst of frames costs one
+task switch, not one per frame). A client whose queue is full (it stopped
+reading, or reads too slowly) is removed from its room at once and closed
+with 1013 (Try Again Later): one slow client can neither delay the others
+nor make the server buffer without bound.
 
 A connection's life: `Hub.admit` reserves its place in the room (atomically
-on every worker, see WS_MAX_CONNECTIONS_PER_ROOM), `Hub.serve` announces its
-`join`, runs it and announces its `leave`.
+on every worker, see WS_MAX_CONNECTIONS_PER_ROOM), `Hub.serve` sends it its
+`welcome`, runs it and removes it; its join and leave reach the room in the
+next `presence` frame (see `presence`).
 """
 
 import asyncio
 import contextlib
-import logging
 import secrets
 import signal
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from types import FrameType
-from typing import Any, Protocol
 
 from fastapi import FastAPI
 from redis.asyncio import Redis
-from starlette.websockets import WebSocketDisconnect
 
 from ..redis_client import get_redis
 from .admission import ConnectionCounter
-from .backplane import Backplane, BackplaneUnavailableError, MemoryBackplane, RedisBackplane
+from .backplane import Backplane, MemoryBackplane
+from .connection import CLOSE_TIMEOUT, GOING_AWAY, TRY_AGAIN_LATER, Connection, Reader, Socket
 from .frames import FrameType as Kind
-from .frames import encode_body
+from .frames import encode_body, send_message, welcome_frame
+from .presence import PresenceBatcher
+from .redis_backplane import RedisBackplane
 from .settings import WebSocketSettings
 
-logger = logging.getLogger(__name__)
-
-# Close codes (RFC 6455 section 7.4.1).
-GOING_AWAY = 1001
-TRY_AGAIN_LATER = 1013
-
-# How long the close handshake may take before the socket is given up on.
-CLOSE_TIMEOUT = 2.0
-
-# What a send on a socket that is closed, closing or broken raises: all mean "gone".
-GONE = (WebSocketDisconnect, RuntimeError, OSError)
-
-# Reads a connection's incoming frames until the client leaves.
-Reader = Callable[[], Coroutine[Any, Any, None]]
-
-
-class Socket(Protocol):
-    """What the hub needs from a socket (Starlette's WebSocket, or a fake in tests)."""
-
-    async def send_text(self, data: str) -> None:
-        """Send one text frame."""
-
-    async def close(self, code: int = 1000, reason: str | None = None) -> None:
-        """Start the close handshake."""
-
-
-class Connection:
-    """One client in one room: its bounded queue and its writer task.
-
-    Args:
-        socket: Where frames are sent.
-        room: The room joined.
-        sender: The id other members see (unique per connection).
-        queue_size: Frames buffered before the client counts as too slow.
-        send_timeout: Seconds one send may take before the client counts as too slow.
-    """
-
-    def __init__(
-        self, socket: Socket, room: str, sender: str, *, queue_size: int, send_timeout: float
-    ) -> None:
-        self.socket = socket
-        self.room = room
-        self.sender = sender
-        self.close_code: int | None = None
-        self.close_reason = ""
-        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
-        self.send_timeout = send_timeout
-        self.sending_since: float | None = None  # loop time the current send started
-        self._ending = asyncio.Event()
-        self.finished = asyncio.Event()
-        self.published = 0  # messages sent so far: numbers them, so a retry is recognised
-
-    @property
-    def ending(self) -> bool:
-        """Whether the connection is being closed (no frame is accepted any more)."""
-        return self._ending.is_set()
-
-    def offer(self, frame: str) -> bool:
-        """Queue ``frame`` without waiting; return False if the connection is ending.
-
-        A full queue ends the connection with 1013.
-        """
-        if self._ending.is_set():
-            return False
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.end(TRY_AGAIN_LATER, "too slow: outbound queue full")
-            return False
-        return True
-
-    def end(self, code: int | None, reason: str = "") -> None:
-        """Ask the connection to stop; ``code`` None means the socket is already gone.
-
-        The first call wins. It never waits: `run` does the closing.
-        """
-        if self._ending.is_set():
-            return
-        self.close_code = code
-        self.close_reason = reason
-        self._ending.set()
-
-    async def _write(self) -> None:
-        # The only place that sends on the socket. Sends that take longer than
-        # send_timeout are caught by the hub's watchdog (cheaper than a timer per send).
-        loop = asyncio.get_running_loop()
-        while True:
-            frame = await self._queue.get()
-            self.sending_since = loop.time()
-            try:
-                await self.socket.send_text(frame)
-            except GONE:
-                self.end(None)
-                return
-            finally:
-                self.sending_since = None
-
-    async def run(self, read: Reader, stopped: Callable[[], Awaitable[None]] | None = None) -> None:
-        """Write queued frames and run ``read`` until either stops or `end` is called.
-
-        Then await ``stopped`` (the hub announces the `leave` there, so that a
-        stalled close does not delay it), and close the socket with the code
-        given to `end`, if any; a socket that is gone or stalled is given up on
-        after `CLOSE_TIMEOUT` seconds. Never raises for a socket that went away.
-        """
-        tasks = [
-            asyncio.create_task(self._write()),
-            asyncio.create_task(read()),
-            asyncio.create_task(self._ending.wait()),
-        ]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            # asyncio.wait, unlike gather, never raises a child's CancelledError in
-            # place of the one cancelling this task (which the server must see).
-            await asyncio.wait(tasks)
-            self._drop_queued()
-        for task in tasks:
-            failure = None if task.cancelled() else task.exception()
-            if isinstance(failure, Exception) and not isinstance(failure, GONE):
-                logger.error("WebSocket connection %s failed", self.sender, exc_info=failure)
-                self.end(1011, "internal error")
-        self.end(None)  # the client went away, if nothing else ended it
-        if stopped is not None:
-            await stopped()
-        if self.close_code is not None:
-            with contextlib.suppress(TimeoutError, *GONE):
-                async with asyncio.timeout(CLOSE_TIMEOUT):
-                    await self.socket.close(self.close_code, self.close_reason)
-
-    def _drop_queued(self) -> None:
-        while not self._queue.empty():
-            self._queue.get_nowait()
+__all__ = ["Connection", "Hub", "Socket", "get_hub", "lifespan", "running_hub"]
 
 
 class Hub:
@@ -182,7 +51,9 @@ class Hub:
             settings.ws_max_connections_per_client, settings.ws_max_connections
         )
         self.backplane: Backplane = MemoryBackplane(self)
+        self.presence = PresenceBatcher(settings.ws_presence_interval, self._announce)
         self._running: set[Connection] = set()
+        self._leaving: set[asyncio.Task[None]] = set()
         self._watchdog: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -190,7 +61,10 @@ class Hub:
         self._watchdog = asyncio.create_task(self._watch(), name="ws-send-watchdog")
 
     async def stop(self) -> None:
-        """Stop the watchdog."""
+        """Announce the last joins and leaves, and stop the watchdog."""
+        if self._leaving:
+            await asyncio.wait(self._leaving)
+        await self.presence.close()
         if self._watchdog is not None:
             self._watchdog.cancel()
             await asyncio.wait([self._watchdog])
@@ -240,12 +114,12 @@ class Hub:
     async def serve(self, conn: Connection, read: Reader) -> None:
         """Join ``conn`` (from `admit`) to its room, run it (see `Connection.run`), and leave.
 
-        The `leave` is announced as soon as the connection stops, before its close
+        The `leave` is recorded as soon as the connection stops, before its close
         handshake (which a stalled client can make last `CLOSE_TIMEOUT` seconds).
         """
         self._running.add(conn)
         try:
-            await self.join(conn)
+            self.join(conn)
             await conn.run(read, stopped=lambda: self.leave(conn))
         finally:  # leaving twice is harmless: the second time finds nobody
             try:
@@ -254,17 +128,32 @@ class Hub:
                 self._running.discard(conn)
                 conn.finished.set()
 
-    async def join(self, conn: Connection) -> None:
-        """Add ``conn`` to its room here and announce it with a `join` frame."""
+    def join(self, conn: Connection) -> None:
+        """Add ``conn`` to its room here, send it its `welcome`, and record its join."""
         self.rooms.setdefault(conn.room, {})[conn.sender] = conn
-        await self.announce(conn.room, "join", conn.sender)
+        conn.tell(welcome_frame(conn.room, conn.sender))
+        self.presence.joined(conn.room, conn.sender)
 
     async def leave(self, conn: Connection) -> None:
-        """Remove ``conn`` from its room (deleted when empty) and announce a `leave` frame."""
+        """Remove ``conn`` from its room (deleted when empty) and record its leave, once.
+
+        The backplane's part (a Redis call) runs in a task of its own, shielded:
+        a handler cancelled meanwhile (the server or a test client tearing the
+        socket down) must neither leave the member in Redis until it expires
+        nor cut a Redis command off halfway.
+        """
         self._discard(conn)
-        await self.backplane.leave(
-            conn.room, conn.sender, encode_body("leave", conn.room, conn.sender, None)
-        )
+        task = asyncio.create_task(self._leave(conn.room, conn.sender), name="ws-leave")
+        self._leaving.add(task)  # the loop keeps only weak references to tasks
+        task.add_done_callback(self._leaving.discard)
+        await asyncio.shield(task)
+
+    async def _leave(self, room: str, sender: str) -> None:
+        if await self.backplane.leave(room, sender):
+            self.presence.left(room, sender)
+
+    async def _announce(self, room: str, joined: list[str], left: list[str]) -> None:
+        await self.backplane.announce(room, joined, left)
 
     def _discard(self, conn: Connection) -> None:
         members = self.rooms.get(conn.room)
@@ -288,22 +177,17 @@ class Hub:
         body = encode_body(kind, room, sender, data)
         await self.backplane.publish(room, body, sender=sender, number=number)
 
-    async def announce(self, room: str, kind: Kind, sender: str) -> None:
-        """Publish a frame without data (a `join`); if the backplane is down, log it and go on."""
-        try:
-            await self.publish(room, kind, sender, None)
-        except BackplaneUnavailableError as exc:
-            logger.warning("Could not announce %s of %s in room %s: %s", kind, sender, room, exc)
-
     def deliver(self, room: str, frame: str) -> None:
         """Queue ``frame`` (already encoded) for every local member of ``room``.
 
-        Never awaits: members whose queue is full are removed and closed with 1013.
+        Its ASGI message is built once and shared. Never awaits: members whose
+        queue is full are removed and closed with 1013.
         """
         members = self.rooms.get(room)
         if not members:
             return
-        dropped = [conn for conn in members.values() if not conn.offer(frame)]
+        message = send_message(frame)
+        dropped = [conn for conn in members.values() if not conn.offer(message)]
         for conn in dropped:
             self._discard(conn)
 
@@ -399,8 +283,8 @@ async def running_hub(
 ) -> AsyncIterator[Hub]:
     """Run a hub (on Redis when ``redis`` is given) until the block ends, then close it.
 
-    On the way out every connection is closed with 1001 and announces its
-    `leave`, then the backplane stops.
+    On the way out every connection is closed with 1001, the last `presence`
+    frames (their leaves) are published, then the backplane stops.
     """
     hub = Hub(settings)
     if redis is not None:

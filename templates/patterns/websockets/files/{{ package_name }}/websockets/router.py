@@ -11,8 +11,9 @@ from pydantic import BaseModel
 from ..errors import problem_response, problem_responses
 from .admission import Refusal, client_key
 from .backplane import BackplaneUnavailableError
+from .connection import Connection
 from .frames import error_frame
-from .hub import Connection, Hub, get_hub
+from .hub import Hub, get_hub
 from .security import authenticate, origin_allowed
 
 logger = logging.getLogger(__name__)
@@ -79,10 +80,10 @@ async def _read(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
             conn.end(status.WS_1009_MESSAGE_TOO_BIG, f"message too big (limit {limit} bytes)")
             return
         if bucket is not None and not bucket.take():
-            conn.offer(error_frame(conn.room, "rate limit exceeded: message dropped"))
+            conn.tell(error_frame(conn.room, "rate limit exceeded: message dropped"))
             continue
         if text is None:
-            conn.offer(error_frame(conn.room, "binary frames are not supported: send text"))
+            conn.tell(error_frame(conn.room, "binary frames are not supported: send text"))
             continue
         conn.published += 1
         try:
@@ -91,7 +92,7 @@ async def _read(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
             await hub.publish(conn.room, "message", conn.sender, text, number=conn.published)
         except BackplaneUnavailableError as exc:
             logger.warning("Message from %s in room %s not sent: %s", conn.sender, conn.room, exc)
-            conn.offer(error_frame(conn.room, "message not delivered: try again"))
+            conn.tell(error_frame(conn.room, "message not delivered: try again"))
 
 
 async def refuse(websocket: WebSocket, status_code: int, detail: str, close_code: int) -> None:

@@ -1,0 +1,188 @@
+"""One client in one room: its bounded queue and its writer task (see `hub`).
+
+The writer is the only code that sends on the socket. It sends everything
+queued each time it wakes up, so a burst of frames costs one task switch,
+not one per frame, and an idle connection holds no queue waiter.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Protocol
+
+from starlette.websockets import WebSocketDisconnect
+
+from .frames import SendMessage, send_message
+
+logger = logging.getLogger(__name__)
+
+# Close codes (RFC 6455 section 7.4.1).
+GOING_AWAY = 1001
+TRY_AGAIN_LATER = 1013
+
+# How long the close handshake may take before the socket is given up on.
+CLOSE_TIMEOUT = 2.0
+
+# What a send on a socket that is closed, closing or broken raises: all mean "gone".
+GONE = (WebSocketDisconnect, RuntimeError, OSError)
+
+# Reads a connection's incoming frames until the client leaves.
+Reader = Callable[[], Coroutine[Any, Any, None]]
+
+
+class Socket(Protocol):
+    """What the hub needs from a socket (Starlette's WebSocket, or a fake in tests)."""
+
+    async def send(self, message: SendMessage) -> None:
+        """Send one ASGI message (a `websocket.send`; shared by recipients, never changed)."""
+
+    async def close(self, code: int = 1000, reason: str | None = None) -> None:
+        """Start the close handshake."""
+
+
+class Connection:
+    """One client in one room: its bounded queue and its writer task.
+
+    Args:
+        socket: Where frames are sent.
+        room: The room joined.
+        sender: The id other members see (unique per connection).
+        queue_size: Frames buffered before the client counts as too slow.
+        send_timeout: Seconds one send may take before the client counts as too slow.
+    """
+
+    __slots__ = (
+        "_queue",
+        "_queue_size",
+        "_wakeup",
+        "_writer",
+        "close_code",
+        "close_reason",
+        "ending",
+        "finished",
+        "published",
+        "room",
+        "send_timeout",
+        "sender",
+        "sending_since",
+        "socket",
+    )
+
+    def __init__(
+        self, socket: Socket, room: str, sender: str, *, queue_size: int, send_timeout: float
+    ) -> None:
+        self.socket = socket
+        self.room = room
+        self.sender = sender
+        self.close_code: int | None = None
+        self.close_reason = ""
+        # A deque and one future, rather than an asyncio.Queue: the writer takes
+        # every queued frame per wake-up, and an idle connection holds no waiter.
+        self._queue: deque[SendMessage] = deque()
+        self._queue_size = queue_size
+        self._wakeup: asyncio.Future[None] | None = None  # the writer waits on it when idle
+        self._writer: asyncio.Task[None] | None = None
+        self.send_timeout = send_timeout
+        self.sending_since: float | None = None  # loop time the current send started
+        self.ending = False  # whether the connection is being closed (no frame accepted)
+        self.finished = asyncio.Event()
+        self.published = 0  # messages sent so far: numbers them, so a retry is recognised
+
+    def offer(self, message: SendMessage) -> bool:
+        """Queue ``message`` without waiting; return False if the connection is ending.
+
+        A full queue ends the connection with 1013.
+        """
+        if self.ending:
+            return False
+        if len(self._queue) >= self._queue_size:
+            self.end(TRY_AGAIN_LATER, "too slow: outbound queue full")
+            return False
+        self._queue.append(message)
+        self._wake_writer()
+        return True
+
+    def tell(self, frame: str) -> bool:
+        """Queue ``frame`` for this connection only (a `welcome` or an `error`); see `offer`."""
+        return self.offer(send_message(frame))
+
+    def end(self, code: int | None, reason: str = "") -> None:
+        """Ask the connection to stop; ``code`` None means the socket is already gone.
+
+        The first call wins. It never waits: `run` does the closing.
+        """
+        if self.ending:
+            return
+        self.close_code = code
+        self.close_reason = reason
+        self.ending = True
+        if self._writer is not None:  # idle, or stuck in a send to a client that stopped reading
+            self._writer.cancel()
+
+    def _wake_writer(self) -> None:
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            if not wakeup.done():
+                wakeup.set_result(None)
+
+    async def _write(self) -> None:
+        # The only place that sends on the socket; `end` cancels it.
+        # Sends that take longer than send_timeout are caught by the hub's watchdog
+        # (cheaper than a timer per send).
+        loop = asyncio.get_running_loop()
+        queue = self._queue
+        send = self.socket.send
+        while not self.ending:
+            if not queue:
+                self._wakeup = loop.create_future()
+                await self._wakeup
+                continue
+            try:
+                while queue and not self.ending:
+                    self.sending_since = loop.time()
+                    await send(queue.popleft())
+            except GONE:
+                self.end(None)
+                return
+            finally:
+                self.sending_since = None
+
+    async def run(self, read: Reader, stopped: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Write queued frames and run ``read`` until either stops or `end` is called.
+
+        Then await ``stopped`` (the hub records the `leave` there, so that a
+        stalled close does not delay it), and close the socket with the code
+        given to `end`, if any; a socket that is gone or stalled is given up on
+        after `CLOSE_TIMEOUT` seconds. Never raises for a socket that went away.
+        """
+        # `end` cancels the writer: two tasks per connection, no more.
+        self._writer = asyncio.create_task(self._write())
+        tasks = [self._writer, asyncio.create_task(read())]
+        if self.ending:  # ended before it started
+            self._writer.cancel()
+        try:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            # asyncio.wait, unlike gather, never raises a child's CancelledError in
+            # place of the one cancelling this task (which the server must see).
+            await asyncio.wait(tasks)
+            self._queue.clear()
+            self._wakeup = None
+            self._writer = None
+        for task in tasks:
+            failure = None if task.cancelled() else task.exception()
+            if isinstance(failure, Exception) and not isinstance(failure, GONE):
+                logger.error("WebSocket connection %s failed", self.sender, exc_info=failure)
+                self.end(1011, "internal error")
+        self.end(None)  # the client went away, if nothing else ended it
+        if stopped is not None:
+            await stopped()
+        if self.close_code is not None:
+            with contextlib.suppress(TimeoutError, *GONE):
+                async with asyncio.timeout(CLOSE_TIMEOUT):
+                    await self.socket.close(self.close_code, self.close_reason)
