@@ -12,6 +12,7 @@ import http.client
 import json
 import select
 import socket
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -176,6 +177,68 @@ def test_a_300_mb_chunked_upload_is_cut_off_after_a_few_mb(project: Path, tmp_pa
     assert sent < 32 * MiB
     assert peak - idle < 50 * MiB
     assert stored_files(tmp_path / "uploads") == []
+
+
+def pdf_text_stream(size: int) -> Iterator[bytes]:
+    """Yield a valid PDF of ``size`` bytes of dictionaries: every slice needs a full search.
+
+    `<` and `/` are in every line, so the memchr that skips most binary data never
+    rules a slice out and the active-content search runs over every byte.
+    """
+    head, tail = b"%PDF-1.7\n", b"\n%%EOF\n"
+    line = b"<< /Type /Annot /Subtype /Link /Rect [0 0 1 1] /Border [0 0 0] >>\n"
+    filler = line * (CHUNK // len(line) + 1)
+    yield head
+    remaining = size - len(head) - len(tail)
+    while remaining > 0:
+        piece = filler[: min(CHUNK, remaining)]
+        remaining -= len(piece)
+        yield piece
+    yield tail
+
+
+def test_the_event_loop_keeps_answering_during_a_large_upload(
+    project: Path, tmp_path: Path
+) -> None:
+    """While 96 MiB are received, scanned, hashed and written, /health keeps answering.
+
+    The scan runs on the event loop a slice at a time and the hashing and writing in a
+    worker thread; were either to hold the loop for the length of a batch or of the
+    upload, a /health request sent meanwhile would wait for it. The bound (1 s for any
+    one request) is generous: it catches a blocked loop, not a slow machine.
+    """
+    size = 96 * MiB
+    env = server_env(tmp_path, UPLOAD_MAX_BYTES=str(size + MiB))
+    with serve_app(project, env=env) as served:
+        warm = send_streaming(served, "POST", "/files", multipart(pdf_stream(64 * 1024), "w.pdf"))
+        assert warm.status == 201, warm.body
+        answers: list[Answer] = []
+        upload = threading.Thread(
+            target=lambda: answers.append(
+                send_streaming(served, "POST", "/files", multipart(pdf_text_stream(size), "t.pdf"))
+            )
+        )
+        waits: list[float] = []
+        connection = http.client.HTTPConnection("127.0.0.1", served.port, timeout=60)
+        upload.start()
+        try:
+            while upload.is_alive():
+                started = time.perf_counter()
+                connection.request("GET", "/health")
+                response = connection.getresponse()
+                response.read()
+                waits.append(time.perf_counter() - started)
+                assert response.status == 200
+                time.sleep(0.02)
+        finally:
+            upload.join()
+            connection.close()
+    assert answers and answers[0].status == 201, answers
+    assert answers[0].body["size"] == size
+    longest = max(waits)
+    print(f"{len(waits)} /health requests during the upload; the longest took {longest:.3f} s")
+    assert len(waits) >= 5  # they ran while the upload did
+    assert longest < 1.0
 
 
 def tiny_png() -> bytes:

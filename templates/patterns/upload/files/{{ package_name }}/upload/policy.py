@@ -222,8 +222,9 @@ def suffix_of(filename: str) -> str:
 class Inspector:
     """Judges one file from its bytes as they stream in; raises `UnacceptableFile` early.
 
-    The work is split in two, so that the costly half can leave the event loop:
-    `observe` takes every chunk as it arrives and decides the type as soon as
+    The work is split in two, so that the costly half can go a slice at a time
+    with turns for other tasks in between (see `FileSink`): `observe` takes
+    every chunk as it arrives and decides the type as soon as
     `SNIFF_BYTES` have arrived (a file of the wrong type is refused after its
     first chunk, not after its last); `scan` searches bytes for active content
     (and, in a PDF, for forbidden names), in order, once the type is known, and
@@ -246,6 +247,12 @@ class Inspector:
         self._unscanned = bytearray()
         self._active = StreamSearch(ACTIVE_CONTENT, longest=ACTIVE_CONTENT_LONGEST)
         self._names: StreamSearch | None = None
+
+    @property
+    def bytes_searched(self) -> int:
+        """Bytes a full pattern search went through (not just the memchr that skips most)."""
+        names = self._names.searched if self._names is not None else 0
+        return self._active.searched + names
 
     @property
     def bytes_scanned(self) -> int:
@@ -296,23 +303,25 @@ class Inspector:
         assert self.file_type is not None
         return self.file_type
 
-    def scan(self, data: Piece) -> None:
-        """Search the next bytes, in the file's order, for what makes a file active content.
+    def scan(self, data: Piece, start: int = 0, end: int | None = None) -> None:
+        """Search ``data[start:end]``, the next bytes in the file's order, for active content.
 
         Call it for every byte, once the type is decided (`observe` or
         `decide`). It holds the GIL while it searches, so the search goes in
-        slices of `SCAN_SLICE_BYTES`: run from a worker thread, it never keeps
-        the event loop waiting for longer than one slice takes.
+        slices of `SCAN_SLICE_BYTES`, and a caller on the event loop passes one
+        slice at a time (see `bytes_searched`) to let other tasks run between them.
         """
         if self.file_type is None:
             raise RuntimeError("scan() needs the type: observe() the head or decide() first")
-        view = memoryview(data)
-        for start in range(0, len(view), SCAN_SLICE_BYTES):
-            piece = view[start : start + SCAN_SLICE_BYTES]
-            if self._active.feed(piece) is not None:
+        if isinstance(data, memoryview):
+            data = bytes(data)  # searched by position below, which needs bytes
+        end = len(data) if end is None else min(end, len(data))
+        for first in range(start, end, SCAN_SLICE_BYTES):
+            last = min(first + SCAN_SLICE_BYTES, end)
+            if self._active.feed(data, first, last) is not None:
                 raise UnacceptableFile(415, "The file contains active content (HTML or script).")
             if self._names is not None:
-                self._search_names(piece)
+                self._search_names(data, first, last)
 
     def conclude(self) -> FileType:
         """Check how the file ends, once every byte was scanned; return its type."""
@@ -360,10 +369,10 @@ class Inspector:
             pattern, longest = pdf_names(file_type.forbidden_names)
             self._names = StreamSearch((pattern,), longest=longest)
 
-    def _search_names(self, data: Piece) -> None:
+    def _search_names(self, data: Piece, start: int = 0, end: int | None = None) -> None:
         if self._names is None or self.file_type is None:
             return
-        found = self._names.feed(data)
+        found = self._names.feed(data, start, end)
         if found is not None:
             name = decode_pdf_name(found.group()[:-1])
             raise UnacceptableFile(

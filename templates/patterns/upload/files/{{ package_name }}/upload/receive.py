@@ -2,13 +2,16 @@
 
 The request body is read chunk by chunk from ``request.stream()``. A multipart
 body goes through python-multipart's incremental parser; a raw body is the
-file itself. Either way the file's bytes pass through a `FileSink`, which
-counts them against the limit and lets the `Inspector` see the head as they
-arrive, on the event loop, then hands them over in batches of `BATCH_BYTES`
-to a worker thread that searches them for active content, hashes them and
-writes them to storage, while the loop receives the next batch. Any refusal
-happens at the chunk that earns it (the content scan's: at the next batch),
-and deletes what was written.
+file itself. Either way the file's bytes pass through a `FileSink`, which,
+on the event loop and as they arrive, counts them against the limit, lets
+the `Inspector` judge the head and search every byte for active content (a
+slice at a time, letting other tasks run after any slice that needed a full
+search), then hands them over in batches of `BATCH_BYTES` to a worker
+thread that hashes and writes them (both release the GIL), one trip per
+batch, while the loop receives the next batch. Any refusal happens at the
+chunk that earns it (pieces under `COPY_BELOW_BYTES` are searched together,
+so within that many bytes of it), before that chunk is written, and deletes
+what was.
 """
 
 import hashlib
@@ -18,18 +21,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 from anyio.abc import TaskGroup
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from .names import sanitize_filename
-from .policy import FileType, Inspector, UnacceptableFile
+from .policy import SCAN_SLICE_BYTES, FileType, Inspector, UnacceptableFile
 from .scan import Piece
 from .storage import PendingUpload, Storage
 
 BATCH_BYTES = 1024 * 1024
-"""Bytes gathered before they are handed to the worker thread (scan, hash, write) at once."""
+"""Bytes gathered before they are handed to the worker thread (hash, write) at once."""
 
 COPY_BELOW_BYTES = 16 * 1024
 """Pieces smaller than this are copied together; larger ones are kept as they came (no copy)."""
@@ -109,6 +113,9 @@ class FileSink:
         self.id = uuid.uuid4().hex
         self._hash = hashlib.sha256()
         self._pieces: list[Piece] = []
+        self._unscanned: list[Piece] = []
+        self._small = bytearray()
+        self._searched_at_turn = 0
         self._gathered = 0
         self._upload: PendingUpload | None = None
         self._size = 0
@@ -126,6 +133,17 @@ class FileSink:
         if self._size > self.max_bytes:
             raise UnacceptableFile(413, f"The file is larger than {self.max_bytes} bytes.")
         self.inspector.observe(data)
+        if len(data) >= COPY_BELOW_BYTES:
+            self._flush_small()
+            self._unscanned.append(data)
+        else:
+            # Tiny pieces (a client sending a few bytes per segment) are searched together:
+            # a search per piece would cost its fixed overhead per few bytes.
+            self._small += data
+        if self.inspector.file_type is not None and (
+            self._unscanned or len(self._small) >= COPY_BELOW_BYTES
+        ):
+            await self._scan_unscanned()
         if len(data) >= COPY_BELOW_BYTES:
             self._pieces.append(data)
         elif self._pieces and isinstance(self._pieces[-1], bytearray):
@@ -163,9 +181,33 @@ class FileSink:
         if self._upload is not None:
             await self._upload.abort()
 
+    async def _scan_unscanned(self) -> None:
+        # The scan runs here, on the event loop, as the bytes arrive: it holds the GIL
+        # anyway (a regex search), so a worker thread would only add hand-overs. It goes a
+        # slice at a time; once a slice's worth of bytes needed a full search (a memchr
+        # found a candidate byte), the loop gets a turn, so even a hostile body never
+        # holds it for longer than about two slices take.
+        self._flush_small()
+        pieces, self._unscanned = self._unscanned, []
+        inspector = self.inspector
+        for piece in pieces:
+            data = bytes(piece) if isinstance(piece, memoryview) else piece
+            for start in range(0, len(data), SCAN_SLICE_BYTES):
+                inspector.scan(data, start, start + SCAN_SLICE_BYTES)
+                if inspector.bytes_searched - self._searched_at_turn >= SCAN_SLICE_BYTES:
+                    self._searched_at_turn = inspector.bytes_searched
+                    await anyio.lowlevel.checkpoint()
+
+    def _flush_small(self) -> None:
+        if self._small:
+            self._unscanned.append(bytes(self._small))
+            self._small.clear()
+
     async def _submit(self) -> None:
-        # Called only once the type is known, which names the file.
+        # Called only once the type is known, which names the file. Every byte of the
+        # batch is searched before any of it is written.
         file_type = self.inspector.decide()
+        await self._scan_unscanned()
         pieces, self._pieces, self._gathered = self._pieces, [], 0
         await self._wait()  # one batch in the background at a time: memory stays bounded
         if self._upload is None:
@@ -174,12 +216,8 @@ class FileSink:
             return
         if self._group is None:
             raise RuntimeError("FileSink.start() was not called")
-        # The scan holds the GIL (a slice at a time); hashing and writing release it, so they
-        # run side by side, each in its own worker thread. Both read the batch, neither changes
-        # it; the file is written before the scan ends, but only `commit` ever makes it visible.
-        self._processing = [anyio.Event(), anyio.Event()]
-        self._group.start_soon(self._scan, pieces, self._processing[0])
-        self._group.start_soon(self._store, self._upload, pieces, self._processing[1])
+        self._processing = [anyio.Event()]
+        self._group.start_soon(self._process, self._upload, pieces, self._processing[0])
 
     async def _wait(self) -> None:
         for processed in self._processing:
@@ -187,32 +225,23 @@ class FileSink:
         if self._failure is not None:
             raise self._failure
 
-    async def _scan(self, pieces: Sequence[Piece], done: anyio.Event) -> None:
-        try:
-            await anyio.to_thread.run_sync(self._scan_all, pieces)
-        except Exception as exc:  # raised in the request's task, by the next `_wait`
-            self._failure = self._failure or exc
-        finally:
-            done.set()
-
-    async def _store(
+    async def _process(
         self, upload: PendingUpload, pieces: Sequence[Piece], done: anyio.Event
     ) -> None:
+        # One trip to a worker thread per batch: each trip costs a thread wake-up and two
+        # hand-overs of the GIL, which on a busy machine cost more than the work itself.
         try:
-            await anyio.to_thread.run_sync(self._hash_all, pieces)
-            await upload.write(pieces)
+            await anyio.to_thread.run_sync(self._hash_write, upload, pieces)
         except Exception as exc:  # raised in the request's task, by the next `_wait`
             self._failure = self._failure or exc
         finally:
             done.set()
 
-    def _scan_all(self, pieces: Sequence[Piece]) -> None:
-        for piece in pieces:
-            self.inspector.scan(piece)
-
-    def _hash_all(self, pieces: Sequence[Piece]) -> None:
+    def _hash_write(self, upload: PendingUpload, pieces: Sequence[Piece]) -> None:
+        # Both release the GIL: the loop receives the next batch meanwhile, on another core.
         for piece in pieces:
             self._hash.update(piece)
+        upload.write(pieces)
 
 
 async def receive_raw(body: AsyncIterator[bytes], sink: FileSink) -> ReceivedFile:
@@ -378,8 +407,11 @@ class MultipartReceiver:
 
 
 def _view(data: bytes, start: int, end: int) -> Piece:
-    # The file's bytes as a view of the chunk, not a copy (the chunk is immutable bytes).
-    return memoryview(data)[start:end] if isinstance(data, bytes) else bytes(data[start:end])
+    # The file's bytes as the chunk itself (most of a large file) or a view of it, not a
+    # copy (the chunk is immutable bytes); python-multipart's own buffer is copied.
+    if not isinstance(data, bytes):
+        return bytes(data[start:end])
+    return data if start == 0 and end == len(data) else memoryview(data)[start:end]
 
 
 def multipart_boundary(content_type: str | None) -> bytes:

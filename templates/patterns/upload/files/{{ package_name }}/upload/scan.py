@@ -86,6 +86,8 @@ class StreamSearch:
 
     Attributes:
         scanned: Bytes searched so far, seams included (a measure of the work done).
+        searched: Bytes that a full pattern search went through (seams excluded):
+            those a memchr could not rule out.
     """
 
     def __init__(self, patterns: Sequence[re.Pattern[bytes]], *, longest: int) -> None:
@@ -93,27 +95,36 @@ class StreamSearch:
             raise ValueError("longest must be at least 2")
         self.patterns = [(_first_byte(pattern), pattern) for pattern in patterns]
         self.scanned = 0
+        self.searched = 0
         self._keep = longest - 1
         self._overlap = b""
 
-    def feed(self, data: Piece) -> re.Match[bytes] | None:
-        """Search the next bytes; return the first match found, or None."""
+    def feed(self, data: Piece, start: int = 0, end: int | None = None) -> re.Match[bytes] | None:
+        """Search ``data[start:end]``, the next bytes; return the first match found, or None.
+
+        Positions, not a slice: the bytes are searched where they lie, never copied.
+        """
         if isinstance(data, memoryview):
-            data = bytes(data)  # `in` needs bytes; pieces here are small slices
+            data = bytes(data)  # `find` needs bytes; only the odd piece arrives as a view
+        end = len(data) if end is None else end
         keep = self._keep
         # A match that straddles the previous chunk and this one lies in the seam;
         # a chunk shorter than the seam's share lies in it whole.
-        seam = self._overlap + data[:keep]
-        whole = len(data) > keep
-        self.scanned += len(seam) + (len(data) if whole else 0)
+        seam = self._overlap + data[start : min(start + keep, end)]
+        whole = end - start > keep
+        self.scanned += len(seam) + (end - start if whole else 0)
         for first, pattern in self.patterns:
             found = pattern.search(seam)
-            if found is None and whole and first in data:
-                found = pattern.search(data)
+            # `find` of one byte is a memchr: most pieces hold no candidate at all.
+            if found is None and whole and data.find(first, start, end) >= 0:
+                # `pattern.search(data, start, end)` sees only the piece (a look-behind
+                # may peek before `start`: at bytes already searched, so nothing is missed).
+                self.searched += end - start
+                found = pattern.search(data, start, end)
             if found is not None:
                 return found
         # A copy (of a few bytes): `data` may be a buffer that is reused.
-        self._overlap = bytes(data[-keep:]) if whole else seam[-keep:]
+        self._overlap = bytes(data[end - keep : end]) if whole else seam[-keep:]
         return None
 
 

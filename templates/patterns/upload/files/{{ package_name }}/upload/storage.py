@@ -3,9 +3,10 @@
 The interface is shaped for object stores too. An upload is opened under a key
 the server chose, written in batches, then committed (made visible at once)
 or aborted (nothing left behind). An S3-compatible backend maps this onto a
-multipart upload: `open_upload` creates it, `write` uploads parts (S3 wants
-at least 5 MiB per part, so copy the pieces into a buffer there), `commit` completes it and `abort`
-aborts it; `read` streams a GET and `delete` deletes the object. Implement
+multipart upload: `open_upload` creates it, `write` uploads parts (it runs in a
+worker thread, so a blocking client such as boto3 fits; S3 wants at least 5 MiB
+per part, so copy the pieces into a buffer there), `commit` completes it and
+`abort` aborts it; `read` streams a GET and `delete` deletes the object. Implement
 `Storage` and return it from `create_storage` in `deps.py`.
 """
 
@@ -31,6 +32,9 @@ READ_CHUNK_BYTES = 1024 * 1024
 STALE_PART_SECONDS = 3600
 """Unfinished uploads older than this are deleted at start-up (left by a crash)."""
 
+_MAX_IOVECS = 512
+"""Most pieces one writev call is given (Linux takes up to 1024)."""
+
 _KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}(?:\.[a-z0-9]{1,8})?$")
 _PART_SUFFIX = ".part"
 ID_FILE = ".storage-id"
@@ -40,8 +44,12 @@ ID_FILE = ".storage-id"
 class PendingUpload(Protocol):
     """An upload being written: invisible until `commit`, gone after `abort`."""
 
-    async def write(self, pieces: Sequence[Piece]) -> None:
-        """Append ``pieces``, in order (copy what must outlive the call: they are reused)."""
+    def write(self, pieces: Sequence[Piece]) -> None:
+        """Append ``pieces``, in order (copy what must outlive the call: they are reused).
+
+        Called in a worker thread, never on the event loop, so it may block (a disk
+        write, a blocking HTTP client such as boto3's).
+        """
 
     async def commit(self) -> None:
         """Make the bytes written so far durable and visible under the key."""
@@ -90,15 +98,20 @@ class _LocalUpload:
         self._temporary = temporary
         self._final = final
 
-    async def write(self, pieces: Sequence[Piece]) -> None:
-        await anyio.to_thread.run_sync(self._write, pieces)
-
-    def _write(self, pieces: Sequence[Piece]) -> None:
+    def write(self, pieces: Sequence[Piece]) -> None:
         descriptor = self._file.fileno()
-        for piece in pieces:
-            view = memoryview(piece)
-            while view:  # a write may take fewer bytes than it was given
-                view = view[os.write(descriptor, view) :]
+        views = [memoryview(piece) for piece in pieces]
+        if not hasattr(os, "writev"):  # Windows
+            for view in views:
+                while view:  # a write may take fewer bytes than it was given
+                    view = view[os.write(descriptor, view) :]
+            return
+        while views:  # one system call for the batch, unless it takes fewer bytes
+            written = os.writev(descriptor, views[:_MAX_IOVECS])
+            while views and written >= len(views[0]):
+                written -= len(views.pop(0))
+            if written:
+                views[0] = views[0][written:]
 
     async def commit(self) -> None:
         await anyio.to_thread.run_sync(self._commit)
