@@ -26,8 +26,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,8 +33,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tasks_e2e_support import Records, call, project_with_record_job
 
-from fastscaffold.creation import NewOptions, new_project
 from tests.services import RedisServer, serve_app
 
 pytestmark = pytest.mark.e2e
@@ -49,61 +47,10 @@ LEASE_SECONDS = 2.0
 REAP_INTERVAL = LEASE_SECONDS / 3  # TasksSettings.reap_interval
 MARGIN = 15.0  # slack for a loaded machine; added to every bound
 
-# Appends "start KEY TIME" when a run starts and "done KEY TIME" when it ends.
-RECORD_JOB = '''
-
-class RecordParams(BaseModel):
-    """Parameters of the record job (fastscaffold's durability tests)."""
-
-    path: str
-    key: str
-    steps: int = 2
-    delay: float = 0.05
-
-
-def _note(path: str, line: str) -> None:
-    # One small O_APPEND write: lines of concurrent runs never mix.
-    with open(path, "a") as records:  # noqa: PTH123
-        records.write(line)
-
-
-@job("record")
-async def record(params: RecordParams, progress: Progress) -> int:
-    """Note the run's start, take steps, note its end."""
-    _note(params.path, f"start {params.key} {time.time()}\\n")
-    for step in range(1, params.steps + 1):
-        await asyncio.sleep(params.delay)
-        await progress.report(100 * step / params.steps)
-    _note(params.path, f"done {params.key} {time.time()}\\n")
-    return params.steps
-'''
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    parent = tmp_path_factory.mktemp("tasks-durable")
-    destination = new_project(
-        NewOptions(name="tasks-durable", parent=parent, patterns=("tasks",))
-    ).destination
-    jobs = destination / PACKAGE / "tasks" / "jobs.py"
-    source = jobs.read_text(encoding="utf-8").replace(
-        "import asyncio\n", "import asyncio\nimport time\n", 1
-    )
-    jobs.write_text(source + RECORD_JOB, encoding="utf-8")
-    return destination
-
-
-def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """One request on a new connection; return the status and the JSON body."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+    return project_with_record_job(tmp_path_factory, "tasks-durable")
 
 
 def read(base: str, task_id: str) -> dict[str, Any]:
@@ -142,13 +89,7 @@ def at(value: str) -> float:
 
 def runs(path: Path) -> dict[str, dict[str, int]]:
     """Count the starts and ends the record job noted, per key."""
-    counted: dict[str, dict[str, int]] = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            kind, key, _at = line.split()
-            counts = counted.setdefault(key, {"start": 0, "done": 0})
-            counts[kind] += 1
-    return counted
+    return Records(path).counts()
 
 
 @dataclass
@@ -172,7 +113,7 @@ class Load:
                     return
                 key = f"k{self.next_key}"
                 self.next_key += 1
-            params = {"path": str(self.records), "key": key}
+            params = {"path": str(self.records), "key": key, "steps": 2, "delay": 0.05}
             try:
                 status, task = call(self.url, "POST", "/tasks", {"job": "record", "params": params})
             except (OSError, http.client.HTTPException):

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from tasks_e2e_support import call
 
 from fastscaffold.creation import NewOptions, new_project
 from tests.services import RedisServer, serve_app
@@ -55,19 +53,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     jobs = destination / PACKAGE / "tasks" / "jobs.py"
     jobs.write_text(jobs.read_text(encoding="utf-8") + MARK_JOB, encoding="utf-8")
     return destination
-
-
-def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    """One request on a new connection; return the status and the JSON body."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        base + path, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
 
 
 def wait_for(base: str, task_id: str, statuses: set[str], timeout: float = 60) -> dict[str, Any]:

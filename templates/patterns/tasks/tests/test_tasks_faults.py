@@ -12,14 +12,11 @@ reclaim idle time, shutdown time), with generous margins; never throughput.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -28,8 +25,8 @@ from typing import Any
 
 import pytest
 from redis import Redis
+from tasks_e2e_support import Records, call, project_with_record_job
 
-from fastscaffold.creation import NewOptions, new_project
 from tests.services import RedisServer, serve_app
 
 pytestmark = pytest.mark.e2e
@@ -49,83 +46,10 @@ CLEANUP_SECONDS = 4.0  # settings.CLEANUP_SECONDS: hand-back and leaving the gro
 BACKOFF_CAP = 5.0  # broker.Backoff: the longest wait between two attempts to reach Redis
 MARGIN = 10.0  # slack for slow CI machines; added to every bound
 
-# A job that appends one line when a run starts and one when it completes:
-# "start KEY PID TIME" and "done KEY PID TIME".
-RECORD_JOB = '''
-
-class RecordParams(BaseModel):
-    """Parameters of the record job (fastscaffold's fault tests)."""
-
-    path: str
-    key: str
-    steps: int = 5
-    delay: float = 0.1
-
-
-def _note(path: str, line: str) -> None:
-    # One small O_APPEND write: lines of concurrent processes never mix.
-    with open(path, "a") as records:  # noqa: PTH123
-        records.write(line)
-
-
-@job("record")
-async def record(params: RecordParams, progress: Progress) -> int:
-    """Note the run's start, take steps, note its end."""
-    _note(params.path, f"start {params.key} {os.getpid()} {time.time()}\\n")
-    for step in range(1, params.steps + 1):
-        await asyncio.sleep(params.delay)
-        await progress.report(100 * step / params.steps)
-    _note(params.path, f"done {params.key} {os.getpid()} {time.time()}\\n")
-    return params.steps
-'''
-
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    parent = tmp_path_factory.mktemp("tasks-faults")
-    destination = new_project(
-        NewOptions(name="tasks-faults", parent=parent, patterns=("tasks",))
-    ).destination
-    jobs = destination / PACKAGE / "tasks" / "jobs.py"
-    source = jobs.read_text(encoding="utf-8").replace(
-        "import asyncio\n", "import asyncio\nimport os\nimport time\n", 1
-    )
-    jobs.write_text(source + RECORD_JOB, encoding="utf-8")
-    return destination
-
-
-@dataclass
-class Records:
-    """The runs the record job noted: who started and who finished each key."""
-
-    path: Path
-
-    def lines(self) -> list[tuple[str, str, int, float]]:
-        if not self.path.exists():
-            return []
-        found = []
-        for line in self.path.read_text().splitlines():
-            kind, key, pid, at = line.split()
-            found.append((kind, key, int(pid), float(at)))
-        return found
-
-    def starts(self, key: str) -> list[int]:
-        return [pid for kind, k, pid, _ in self.lines() if kind == "start" and k == key]
-
-    def dones(self, key: str) -> list[int]:
-        return [pid for kind, k, pid, _ in self.lines() if kind == "done" and k == key]
-
-    def in_progress(self, pid: int) -> dict[str, float]:
-        """Return the keys ``pid`` started and has not finished, with their start times."""
-        running: dict[str, float] = {}
-        for kind, key, who, at in self.lines():
-            if who != pid:
-                continue
-            if kind == "start":
-                running[key] = at
-            else:
-                running.pop(key, None)
-        return running
+    return project_with_record_job(tmp_path_factory, "tasks-faults")
 
 
 @dataclass
@@ -136,15 +60,7 @@ class Api:
     records: Records
 
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(
-            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
+        return call(self.url, method, path, body)
 
     def submit(self, key: str, steps: int = 5, delay: float = 0.1) -> str:
         params = {"path": str(self.records.path), "key": key, "steps": steps, "delay": delay}
