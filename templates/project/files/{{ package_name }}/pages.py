@@ -22,7 +22,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
 
 from .settings import Settings
 
@@ -116,9 +116,9 @@ def install_pages(app: FastAPI, settings: Settings) -> None:
 def included_pages(app: FastAPI) -> list[Page]:
     """Return the pages whose routes ``app`` includes, in the order they were included."""
     return [
-        _PAGES[route.name]
-        for route in app.routes
-        if isinstance(route, APIRoute) and route.name in _PAGES
+        _PAGES[context.name]
+        for context in iter_route_contexts(app.routes)
+        if context.name in _PAGES
     ]
 
 
