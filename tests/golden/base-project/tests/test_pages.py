@@ -15,9 +15,13 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-import golden_api
+import golden_api as package
 from golden_api.main import create_app
-from golden_api.pages import CONTENT_SECURITY_POLICY, Page, included_pages
+from golden_api.pages import (
+    CONTENT_SECURITY_POLICY,
+    Page,
+    included_pages,
+)
 from golden_api.settings import Settings
 
 
@@ -46,7 +50,7 @@ def page_paths(app: FastAPI) -> list[str]:
 def shipped_pages() -> list[Page]:
     """Every page the package's `page` modules define (one per pattern that has a page)."""
     found = []
-    for module in pkgutil.walk_packages(golden_api.__path__, "golden_api."):
+    for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
         if module.name.rpartition(".")[2] == "page":
             found.append(importlib.import_module(module.name).PAGE)
     return found
