@@ -28,7 +28,7 @@ from tests.e2e.browser import Browsing, browsing, launch_chromium
 from tests.services import ServedApp, serve_app
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser
+    from playwright.sync_api import Browser, FilePayload
 
 pytestmark = pytest.mark.e2e
 
@@ -100,6 +100,11 @@ def png() -> bytes:
     )
 
 
+def chosen(name: str, media_type: str, content: bytes) -> FilePayload:
+    """Return a file as a user picks it: a name, the type the browser declares, the bytes."""
+    return {"name": name, "mimeType": media_type, "buffer": content}
+
+
 def test_the_landing_page_links_every_pattern_page_and_the_docs(web: Browsing) -> None:
     from playwright.sync_api import expect
 
@@ -169,18 +174,14 @@ def test_an_upload_is_stored_and_a_spoofed_one_refused_with_the_servers_reason(
 
     page = web.new_page()
     page.goto("/pages/upload")
-    page.set_input_files(
-        "#file", files=[{"name": "dot.png", "mimeType": "image/png", "buffer": png()}]
-    )
+    page.set_input_files("#file", files=[chosen("dot.png", "image/png", png())])
     page.click("#upload-button")
     expect(page.locator("#result")).to_contain_text("Stored dot.png (image/png")
     expect(page.locator("#files")).to_contain_text("dot.png")
 
     # A PDF by its name and declared type, text by its content.
     spoof = b"This is not a PDF at all.\n"
-    page.set_input_files(
-        "#file", files=[{"name": "report.pdf", "mimeType": "application/pdf", "buffer": spoof}]
-    )
+    page.set_input_files("#file", files=[chosen("report.pdf", "application/pdf", spoof)])
     page.click("#upload-button")
 
     refused = httpx2.post(
