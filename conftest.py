@@ -7,7 +7,7 @@ It sits at the repository's top so that the tests inside pattern folders
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,21 @@ from fastscaffold.creation import NewOptions, new_project
 
 # Real services (redis-server, a served app) for the end-to-end tests of every pattern.
 pytest_plugins = ["tests.services"]
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item,
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Stash each phase's report on the test, so fixtures can tell that it failed.
+
+    The browser tests save screenshots then (tests/e2e/browser.py).
+    """
+    from tests.e2e.browser import REPORTS
+
+    report: pytest.TestReport = yield
+    item.stash.setdefault(REPORTS, {})[report.when] = report
+    return report
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     docs_assets: DocsAssets = "local"
     """`local`: the app serves the docs pages' scripts itself (works offline); `cdn`: jsDelivr."""
 
+    pages_enabled: bool | None = None
+    """Serve the browser pages (/ and /pages/...) that try out the applied patterns;
+    unset: on, except when ENVIRONMENT is production."""
+
     host: str = "127.0.0.1"
     """Interface `serve` binds to; use 0.0.0.0 inside a container."""
 
@@ -70,6 +74,13 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024, le=1024**3)
     """Largest request body accepted, in bytes (endpoints may set their own); larger is 413."""
+
+    @property
+    def pages_served(self) -> bool:
+        """Whether the browser pages are served: PAGES_ENABLED, else not in production."""
+        if self.pages_enabled is not None:
+            return self.pages_enabled
+        return self.environment != "production"
 
     @field_validator("log_level", mode="before")
     @classmethod

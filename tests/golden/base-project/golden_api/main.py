@@ -13,6 +13,7 @@ from .errors import document_problems, install_exception_handlers
 from .headers import ResponseHeadersMiddleware
 from .limits import BodyLimitMiddleware
 from .logs import configure_logging
+from .pages import install_pages
 from .request_id import REQUEST_ID_HEADER
 from .settings import Settings, get_settings
 
@@ -77,6 +78,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(health.router)
     _fastscaffold.include_routers(app)
+    # After the patterns' routers: the landing page lists the pages among them.
+    install_pages(app, settings)
     return app
 
 
