@@ -11,6 +11,7 @@ tests-artifacts/ (see tests/e2e/browser.py).
 from __future__ import annotations
 
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -124,9 +125,11 @@ def test_two_people_chat_and_see_each_other_in_the_room(web: Browsing) -> None:
     alice, bob = web.new_page(), web.new_page()
     for page in (alice, bob):
         page.goto("/pages/chat")
-        expect(page.locator("#status")).to_have_text("connected to lobby")
+        # The welcome frame tells each page its own id.
+        expect(page.locator("#status")).to_have_text(re.compile(r"^connected to lobby as \S+$"))
     for page in (alice, bob):
         expect(page.locator("#presence li")).to_have_count(2)
+        expect(page.locator("#presence li", has_text="(you)")).to_have_count(1)
 
     alice.fill("#message", "hello from alice")
     alice.press("#message", "Enter")
@@ -137,7 +140,7 @@ def test_two_people_chat_and_see_each_other_in_the_room(web: Browsing) -> None:
 
     # Bob switches rooms: the lobby shows Alice alone; Bob's new room has him only.
     bob.click("button[data-room=random]")
-    expect(bob.locator("#status")).to_have_text("connected to random")
+    expect(bob.locator("#status")).to_have_text(re.compile(r"^connected to random as \S+$"))
     expect(alice.locator("#presence li")).to_have_count(1)
     expect(bob.locator("#presence li")).to_have_count(1)
     bob.fill("#message", "anyone here?")

@@ -44,11 +44,20 @@ function line(parts) {
   log.scrollTop = log.scrollHeight;
 }
 
+// This connection's own id, from its `welcome` frame (the first it gets).
+let me = null;
+
+function who(sender) {
+  return sender === me ? `${sender} (you)` : sender;
+}
+
 function show(frame) {
-  if (frame.type === "message") line([[frame.sender, "muted"], [": "], [frame.data]]);
-  else if (frame.type === "join") line([[`${frame.sender} joined`, "muted"]]);
-  else if (frame.type === "leave") line([[`${frame.sender} left`, "muted"]]);
-  else if (frame.type === "error") line([[`error: ${frame.data}`, "error"]]);
+  if (frame.type === "message") line([[who(frame.sender), "muted"], [": "], [frame.data]]);
+  else if (frame.type === "presence") {
+    // Joins and leaves come collected over a short interval: apply joined, then left.
+    for (const member of frame.joined) line([[`${who(member)} joined`, "muted"]]);
+    for (const member of frame.left) line([[`${who(member)} left`, "muted"]]);
+  } else if (frame.type === "error") line([[`error: ${frame.data}`, "error"]]);
 }
 
 async function refreshPresence() {
@@ -60,7 +69,7 @@ async function refreshPresence() {
     presence.replaceChildren(
       ...body.members.map((member) => {
         const li = document.createElement("li");
-        li.textContent = member;
+        li.textContent = who(member);
         return li;
       }),
     );
@@ -84,8 +93,13 @@ function connect() {
   ws.onmessage = (event) => {
     if (ws !== socket) return;
     const frame = JSON.parse(event.data);
+    if (frame.type === "welcome") {
+      me = frame.sender;
+      setStatus(`connected to ${room} as ${me}`, "ok");
+      return;
+    }
     show(frame);
-    if (frame.type === "join" || frame.type === "leave") refreshPresence();
+    if (frame.type === "presence") refreshPresence();
   };
   ws.onclose = (event) => {
     if (ws !== socket) return; // a socket we closed on purpose (room switch)
