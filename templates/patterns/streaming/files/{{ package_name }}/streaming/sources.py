@@ -6,7 +6,7 @@ the cells, see `columns.py`) and reads plain tuples from the driver:
 
 - SQLite: a `sqlite3` connection of the export's own on the engine's file,
   read-only (`PRAGMA query_only`), used in a worker thread, one batch per hop,
-  the next batch read (and its timestamps formatted, `iso_utc_texts`) while
+  the next batch read (and its timestamps checked, `iso_utc_texts`) while
   the event loop sends the last one. The event loop never waits for the
   disk, and a client that goes away interrupts the query
   (`Connection.interrupt`) instead of waiting for it.
@@ -23,6 +23,7 @@ import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, Protocol
 from urllib.parse import quote
 
@@ -176,10 +177,19 @@ class SqliteRows:
             rows = self._cursor.fetchmany(self._batch)
         if not rows or not self._timestamps:
             return rows
-        # Column by column: each timestamp column is rewritten in one go.
+        # SQLite formatted the timestamps (columns.py): each column is checked in one
+        # go, and the batch is taken apart only when one holds another shape.
+        fixed = {
+            position: values
+            for position in self._timestamps
+            if (values := iso_utc_texts(list(map(itemgetter(position), rows)), _iso_utc_fallback))
+            is not None
+        }
+        if not fixed:
+            return rows
         cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        for position in self._timestamps:
-            cells[position] = iso_utc_texts(cells[position], _iso_utc_fallback)
+        for position, values in fixed.items():
+            cells[position] = values
         return list(zip(*cells, strict=True))
 
     async def aclose(self) -> None:
