@@ -202,6 +202,14 @@ class PostgresServer:
     def stop(self) -> None:
         """Stop the server (fast shutdown); the cluster stays for a restart."""
         if self.process is not None and self.process.poll() is None:
+            # pg_ctl signals the postmaster itself (its pid file): run as root, the
+            # process we started is runuser, and a signal to it left the server
+            # running as an orphan.
+            subprocess.run(
+                self._as_owner([_postgres_bin("pg_ctl"), "stop", "-D", str(self.data),
+                                "-m", "fast", "-w", "-t", "20"]),
+                capture_output=True, check=False,
+            )  # fmt: skip
             self.process.send_signal(signal.SIGINT)
             try:
                 self.process.wait(timeout=20)

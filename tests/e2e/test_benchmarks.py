@@ -35,6 +35,6 @@ def test_the_harness_runs_every_benchmark_and_writes_the_report(tmp_path: Path) 
     assert "one project with all patterns, installed in its own virtualenv" in text
     # Every process it started is gone: nothing listens on behalf of a benchmark.
     leftovers = subprocess.run(
-        ["pgrep", "-f", "naive_.*_app|bench-"], capture_output=True, text=True
+        ["pgrep", "-af", "naive_.*_app|bench-"], capture_output=True, text=True
     ).stdout
     assert leftovers == ""
