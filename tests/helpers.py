@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# The one free-port probe, fastscaffold.testing's (what pattern authors get too).
+from fastscaffold.testing import free_port as free_port
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -43,13 +46,6 @@ def read_tree(folder: Path, *, exclude_prefixes: tuple[str, ...] = ()) -> dict[s
         if path.is_file() and not rel.startswith(exclude_prefixes):
             files[rel] = path.read_text(encoding="utf-8")
     return files
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for_http(url: str, *, timeout: float = 60.0) -> tuple[int, bytes]:
