@@ -17,6 +17,7 @@ _SECURITY = tuple(
     (name.lower().encode("latin-1"), value.encode("latin-1"))
     for name, value in SECURITY_HEADERS.items()
 )
+_SECURITY_NAMES = frozenset(name for name, _ in _SECURITY)
 
 
 class ResponseHeadersMiddleware:
@@ -61,13 +62,23 @@ def _with_headers(
     """Return a new header list: the request id replaced, missing security headers added.
 
     A new list, because the one in the message may be a response object's own.
+    Runs on every response: one pass over the headers, and the common case
+    (the app set no security header of its own) costs no lookups at all.
     """
     result = [request_id]
-    present = set()
+    present = None
     for header in headers:
-        name = header[0].lower()
-        if name != _REQUEST_ID:
-            result.append(header)
-            present.add(name)
-    result.extend(header for header in _SECURITY if header[0] not in present)
+        name = header[0]
+        # ASGI header names are lower-case; an app that breaks the rule is still caught.
+        if not name.islower():
+            name = name.lower()
+        if name == _REQUEST_ID:
+            continue
+        result.append(header)
+        if name in _SECURITY_NAMES:
+            present = {*(present or ()), name}
+    if present is None:
+        result.extend(_SECURITY)
+    else:
+        result.extend(header for header in _SECURITY if header[0] not in present)
     return result

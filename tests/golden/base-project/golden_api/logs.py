@@ -165,9 +165,14 @@ def _route_uvicorn_loggers(level: int, *, access_log: bool) -> None:
         server_level = _server.levels[name]
         # NOTSET (the server set none): take the root logger's level, LOG_LEVEL.
         uvicorn_logger.setLevel(max(server_level, level) if server_level else logging.NOTSET)
-        if name == "uvicorn.access" and (not access_log or _server.access_log_off):
+        if name == "uvicorn.access" and (
+            not access_log
+            or _server.access_log_off
+            or not uvicorn_logger.isEnabledFor(logging.INFO)
+        ):
             # Without a handler anywhere up the tree, uvicorn does not even
-            # build the line (it checks `hasHandlers()` per connection).
+            # build the line (it checks `hasHandlers()` per connection); a
+            # level above INFO (`--log-level warning`) would drop every line.
             uvicorn_logger.propagate = False
         else:
             uvicorn_logger.propagate = True

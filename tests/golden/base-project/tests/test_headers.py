@@ -4,6 +4,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 
 @pytest.fixture
@@ -55,3 +56,17 @@ def test_every_response_forbids_content_sniffing(
     assert response.headers["x-content-type-options"] == "nosniff"
     # Set once, even where the response sets it itself (problems do).
     assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+
+
+def test_headers_an_app_sends_in_capitals_are_not_doubled(app: FastAPI) -> None:
+    async def raw(scope: Scope, receive: Receive, send: Send) -> None:
+        del scope, receive
+        headers = [(b"X-Content-Type-Options", b"nosniff"), (b"X-Request-ID", b"not-the-id")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"raw"})
+
+    app.mount("/raw", raw)
+    response = TestClient(app).get("/raw", headers={"X-Request-ID": "the-id"})
+
+    assert response.headers.get_list("x-content-type-options") == ["nosniff"]
+    assert response.headers.get_list("x-request-id") == ["the-id"]

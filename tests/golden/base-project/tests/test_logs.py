@@ -70,3 +70,11 @@ def test_uvicorn_lines_use_the_same_handler(name: str) -> None:
     logging.getLogger(name).info("from uvicorn")
 
     assert json.loads(stream.getvalue())["logger"] == name
+
+
+@pytest.mark.parametrize(("level", "built"), [("INFO", True), ("WARNING", False)])
+def test_an_access_line_the_level_would_drop_is_never_built(level: str, built: bool) -> None:
+    configure_logging(level, "text", stream=io.StringIO())
+
+    # uvicorn builds each request's access line only where this holds.
+    assert logging.getLogger("uvicorn.access").hasHandlers() is built
