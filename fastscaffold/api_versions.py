@@ -23,7 +23,8 @@ from typing import Any
 from fastscaffold.artefacts import is_artefact
 from fastscaffold.errors import PatternError, UserError
 from fastscaffold.plan import Plan
-from fastscaffold.session import Policy, Session
+from fastscaffold.policies import Policy
+from fastscaffold.session import Session
 
 PATTERN = "versioning"
 CONTRACTS_DIR = "tests/contracts"

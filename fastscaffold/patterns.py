@@ -18,7 +18,9 @@ from pathlib import Path
 from fastscaffold.catalog import Pattern, resolve_additions
 from fastscaffold.errors import InvalidAnswerError, PatternError
 from fastscaffold.plan import Plan
-from fastscaffold.session import Policy, Session, SessionResult
+from fastscaffold.policies import Policy
+from fastscaffold.session import Session
+from fastscaffold.session_result import SessionResult
 from fastscaffold.venv import LOCK_FILE, relock
 
 

@@ -41,6 +41,13 @@ class Outcome(StrEnum):
     SKIPPED = "skipped"  # could not be merged (damaged markers, invalid TOML): see the manual step
 
 
+class Policy(StrEnum):
+    """How a session treats files the user edited: :func:`edit_file` or :func:`update_file`."""
+
+    EDIT = "edit"
+    UPDATE = "update"
+
+
 @dataclass(frozen=True)
 class Sides:
     """The three sides of one file.

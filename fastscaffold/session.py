@@ -32,8 +32,6 @@ edited means:
 from __future__ import annotations
 
 from collections.abc import MutableSet
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path, PurePosixPath
 
 from fastscaffold._version import __version__
@@ -50,10 +48,9 @@ from fastscaffold.errors import (
 from fastscaffold.formats import UnmergeableError, merge_file
 from fastscaffold.merge import ConflictMode
 from fastscaffold.plan import Plan, StagedFile, apply_plan, make_plan
-from fastscaffold.policies import Draft, Outcome, Sides, edit_file, update_file
+from fastscaffold.policies import Draft, Outcome, Policy, Sides, edit_file, update_file
 from fastscaffold.project import load_project
 from fastscaffold.record import (
-    RECORD_DIR,
     FileEntry,
     Record,
     Unit,
@@ -62,54 +59,12 @@ from fastscaffold.record import (
     record_files,
     sha256_of,
 )
+from fastscaffold.session_result import SessionResult
 
 _REPAIR_HINT = (
     "Run `fastscaffold check --repair` to rebuild what can be rebuilt exactly, "
     "or restore .fastscaffold/ from version control (git checkout -- .fastscaffold)."
 )
-
-
-class Policy(StrEnum):
-    """How a session treats files the user edited (see the module docstring)."""
-
-    EDIT = "edit"
-    UPDATE = "update"
-
-
-@dataclass(frozen=True)
-class SessionResult:
-    """What a session did (or, dry, would do).
-
-    Attributes:
-        plan: Every file written, changed or deleted, the record included.
-        outcomes: What happened to each project file that changed or needs attention.
-        edited: Files the user edited that the change had to rewrite.
-        side_files: Files written beside edited ones with ``force`` (``FILE.new``,
-            backups under ``.fastscaffold/backup/``).
-        kept: Edited files of removed patterns that stay (they are the user's now).
-        manual_steps: What the user must do by hand.
-        migrations: The migrations run, described.
-        dry_run: True when nothing was written.
-    """
-
-    plan: Plan
-    outcomes: dict[str, Outcome] = field(default_factory=dict)
-    edited: tuple[str, ...] = ()
-    side_files: tuple[str, ...] = ()
-    kept: tuple[str, ...] = ()
-    manual_steps: tuple[str, ...] = ()
-    migrations: tuple[str, ...] = ()
-    dry_run: bool = False
-
-    @property
-    def conflicts(self) -> list[str]:
-        """Return the files left with conflicts."""
-        return [p for p, o in self.outcomes.items() if o is Outcome.CONFLICT]
-
-    @property
-    def project_changes(self) -> list[str]:
-        """Return the project files the plan writes or deletes (the record left out)."""
-        return [c.path for c in self.plan.writes if not c.path.startswith(f"{RECORD_DIR}/")]
 
 
 class Session:

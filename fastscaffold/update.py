@@ -20,9 +20,11 @@ from fastscaffold.artefacts import is_artefact
 from fastscaffold.errors import PatternError
 from fastscaffold.merge import ConflictMode, has_conflict_markers
 from fastscaffold.plan import StagedFile, apply_plan, make_plan
+from fastscaffold.policies import Policy
 from fastscaffold.record import PROJECT_UNIT, base_path, sha256_of
 from fastscaffold.render import render_string
-from fastscaffold.session import Policy, Session, SessionResult
+from fastscaffold.session import Session
+from fastscaffold.session_result import SessionResult
 
 _ENV_FILES = (".env", ".env.example")
 
