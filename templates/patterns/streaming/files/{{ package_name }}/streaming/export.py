@@ -10,7 +10,7 @@ whether it ends, fails or the client goes away.
 
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 from .columns import ExportColumns
 from .encoders import Encoder, content_disposition
 from .settings import StreamingSettings
-from .sources import RowSource, open_rows
+from .sources import Batch, RowSource, open_rows
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +105,11 @@ async def open_export(
     statement: Select[Any],
     columns: ExportColumns,
     name: str,
-) -> tuple[Export, Sequence[Any]]:
+    encoder: Encoder,
+) -> tuple[Export, Batch]:
     """Take a slot, run `statement` (which selects `columns`) and fetch its first batch.
+
+    Every batch, the first included, is encoded by `encoder` as it is read.
 
     Raises:
         HTTPException: 503 with Retry-After when every slot is taken.
@@ -122,7 +125,9 @@ async def open_export(
     export = Export(name=name, slots=slots)
     slots.running.add(export)
     try:
-        export.rows = await open_rows(engine, statement, columns, settings.export_batch_size)
+        export.rows = await open_rows(
+            engine, statement, columns, settings.export_batch_size, encoder.encode
+        )
         first = await export.rows.fetch()
     except BaseException:
         await export.close()
@@ -131,7 +136,7 @@ async def open_export(
 
 
 async def stream_export(
-    export: Export, first: Sequence[Any], encoder: Encoder, settings: StreamingSettings
+    export: Export, first: Batch, encoder: Encoder, settings: StreamingSettings
 ) -> AsyncGenerator[bytes, None]:
     """Yield the export's chunks: at least `export_chunk_bytes` each, the last excepted.
 
@@ -140,26 +145,34 @@ async def stream_export(
     cut off (CSV). The `finally` releases the cursor, connection and slot.
     """
     assert export.rows is not None
+    chunk: list[bytes] = []  # encoded batches not sent yet, fewer bytes than a chunk
+    size = 0
     try:
         batch = first
-        while batch:
-            encoder.write(batch)
-            export.rows_sent += len(batch)
-            if encoder.pending() >= settings.export_chunk_bytes:
-                yield encoder.take()
+        while batch.rows:
+            export.rows_sent += batch.rows
+            chunk.append(batch.data)
+            size += len(batch.data)
+            if size >= settings.export_chunk_bytes:
+                yield b"".join(chunk)
+                chunk.clear()
+                size = 0
             batch = await export.rows.fetch()
             # Sends to a gone client return at once: this checkpoint delivers
             # the cancellation even when the fetch did not wait.
             await checkpoint()
         export.completed = True
-        if tail := encoder.take():
+        # No batch is being read now: what the encoder still holds (a CSV header
+        # when no row matched) goes out with the last chunk.
+        chunk.append(encoder.take())
+        if tail := b"".join(chunk):
             yield tail
     except Exception:
         logger.exception("Export %s failed after %d rows", export.name, export.rows_sent)
         marker = encoder.failure_marker("The export failed; it is incomplete.", export.rows_sent)
         if marker is None:
             raise
-        yield encoder.take() + marker
+        yield b"".join(chunk) + encoder.take() + marker
     finally:
         await export.close()
 
@@ -213,7 +226,7 @@ class ExportResponse(StreamingResponse):
 
 
 def export_response(
-    export: Export, first: Sequence[Any], encoder: Encoder, settings: StreamingSettings
+    export: Export, first: Batch, encoder: Encoder, settings: StreamingSettings
 ) -> ExportResponse:
     """Build the response that streams `export` in `encoder`'s format."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())

@@ -120,10 +120,11 @@ async def export_items_csv(request: Request, filters: FiltersDep, engine: Engine
     `-`, `@` or `|`.
     """
     settings: StreamingSettings = request.app.state.export_settings
-    export, first = await open_export(request, engine, items_query(filters), ITEM_COLUMNS, "items")
-    return export_response(
-        export, first, CsvEncoder(ITEM_COLUMNS, bom=settings.export_csv_bom), settings
+    encoder = CsvEncoder(ITEM_COLUMNS, bom=settings.export_csv_bom)
+    export, first = await open_export(
+        request, engine, items_query(filters), ITEM_COLUMNS, "items", encoder
     )
+    return export_response(export, first, encoder, settings)
 
 
 @router.get(
@@ -139,5 +140,8 @@ async def export_items_csv(request: Request, filters: FiltersDep, engine: Engine
 async def export_items_ndjson(request: Request, filters: FiltersDep, engine: EngineDep) -> Any:
     """Stream the items as JSON Lines (`application/jsonl`), one object per line."""
     settings: StreamingSettings = request.app.state.export_settings
-    export, first = await open_export(request, engine, items_query(filters), ITEM_COLUMNS, "items")
-    return export_response(export, first, NdjsonEncoder(ITEM_COLUMNS, ItemLine), settings)
+    encoder = NdjsonEncoder(ITEM_COLUMNS, ItemLine)
+    export, first = await open_export(
+        request, engine, items_query(filters), ITEM_COLUMNS, "items", encoder
+    )
+    return export_response(export, first, encoder, settings)

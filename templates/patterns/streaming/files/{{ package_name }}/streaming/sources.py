@@ -5,13 +5,17 @@ adds per row (result objects, type processing; the database already formats
 the cells, see `columns.py`) and reads plain tuples from the driver:
 
 - SQLite: a `sqlite3` connection of the export's own on the engine's file,
-  read-only (`PRAGMA query_only`), used in a worker thread, one batch per hop,
-  the next batch read (and its timestamps checked, `iso_utc_texts`) while
-  the event loop sends the last one. The event loop never waits for the
-  disk, and a client that goes away interrupts the query
-  (`Connection.interrupt`) instead of waiting for it.
+  read-only (`PRAGMA query_only`), used in a worker thread, one batch per hop:
+  the thread reads the next batch, checks its timestamps (`iso_utc_texts`)
+  and encodes it while the event loop sends the last one. The event loop
+  never waits for the disk, and a client that goes away interrupts the
+  query (`Connection.interrupt`) instead of waiting for it. (Encoding on the
+  loop instead, measured on a million rows, made the two take turns for the
+  GIL: each batch's `csv` call holds it for milliseconds, and the reader
+  needs it for every row it builds.)
 - PostgreSQL: the pooled asyncpg connection under the engine's connection, a
-  server-side cursor inside a read-only transaction, one batch per round trip.
+  server-side cursor inside a read-only transaction, one batch per round trip,
+  encoded on the loop while the server sends the next.
 
 Both compile the export's SQLAlchemy statement with the engine's dialect, so
 filters are bound parameters exactly as SQLAlchemy would send them.
@@ -21,7 +25,8 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
 from typing import Any, Protocol
@@ -38,16 +43,27 @@ from .encoders import utc_text
 
 Row = Sequence[Any]
 
+# Turns a batch of rows into the bytes sent (an encoder's `encode`).
+Encode = Callable[[Sequence[Row]], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A batch as the export sends it: how many rows, and their encoded bytes."""
+
+    rows: int
+    data: bytes
+
 
 class RowSource(Protocol):
-    """An open query: batches of rows until an empty one, then closed."""
+    """An open query: encoded batches until an empty one, then closed."""
 
     @property
     def closed(self) -> bool:
         """Whether the query, and what it holds (connection, cursor), is released."""
 
-    async def fetch(self) -> Sequence[Row]:
-        """Return the next batch of rows (empty at the end)."""
+    async def fetch(self) -> Batch:
+        """Return the next batch (no rows at the end)."""
 
     async def aclose(self) -> None:
         """Release the query and its connection (idempotent, safe after a cancellation)."""
@@ -100,13 +116,15 @@ class SqliteRows:
         cursor: sqlite3.Cursor,
         batch: int,
         timestamps: tuple[int, ...],
+        encode: Encode,
     ) -> None:
         self._connection = connection
         self._cursor = cursor
         self._batch = batch
         self._timestamps = timestamps
+        self._encode = encode
         self._lock = threading.Lock()
-        self._next: asyncio.Future[list[Any]] | None = None
+        self._next: asyncio.Future[Batch] | None = None
         self._closed = False
 
     @property
@@ -116,7 +134,12 @@ class SqliteRows:
 
     @classmethod
     async def open(
-        cls, engine: AsyncEngine, statement: Select[Any], columns: ExportColumns, batch: int
+        cls,
+        engine: AsyncEngine,
+        statement: Select[Any],
+        columns: ExportColumns,
+        batch: int,
+        encode: Encode,
     ) -> "SqliteRows":
         """Connect to the engine's database file and run `statement` (`columns`) on it.
 
@@ -129,12 +152,18 @@ class SqliteRows:
             raise RuntimeError("Exports need a SQLite database file, not an in-memory database.")
         sql, parameters = compile_for_driver(statement, engine.dialect)
         return await anyio.to_thread.run_sync(
-            cls._open, path, sql, parameters, batch, columns.timestamp_positions
+            cls._open, path, sql, parameters, batch, columns.timestamp_positions, encode
         )
 
     @classmethod
     def _open(
-        cls, path: str, sql: str, parameters: list[Any], batch: int, timestamps: tuple[int, ...]
+        cls,
+        path: str,
+        sql: str,
+        parameters: list[Any],
+        batch: int,
+        timestamps: tuple[int, ...],
+        encode: Encode,
     ) -> "SqliteRows":
         # mode=rw: never create the file (a missing database is an error, not an empty one).
         uri = f"file:{quote(path)}?mode=rw"
@@ -146,35 +175,40 @@ class SqliteRows:
         except BaseException:
             connection.close()
             raise
-        return cls(connection, cursor, batch, timestamps)
+        return cls(connection, cursor, batch, timestamps, encode)
 
-    async def fetch(self) -> Sequence[Row]:
+    async def fetch(self) -> Batch:
         """Return the next batch, and start reading the one after it in a worker thread.
 
-        The next batch is read while the caller encodes and sends this one
-        (SQLite runs the query without holding the GIL). A cancellation (the
-        client went away, the time limit) returns at once and interrupts the
-        query; `aclose` then waits for the thread.
+        The next batch is read and encoded while the caller sends this one. A
+        cancellation (the client went away, the time limit) returns at once
+        and interrupts the query; `aclose` then waits for the thread.
         """
         pending = self._next if self._next is not None else self._start()
         self._next = None
         try:
-            rows = await pending
+            batch = await pending
         except asyncio.CancelledError:
             self._connection.interrupt()
             raise
-        if rows:
+        if batch.rows:
             self._next = self._start()
-        return rows
+        return batch
 
-    def _start(self) -> "asyncio.Future[list[Any]]":
-        return asyncio.get_running_loop().run_in_executor(None, self._fetch)
+    def _start(self) -> "asyncio.Future[Batch]":
+        return asyncio.get_running_loop().run_in_executor(None, self._read)
 
-    def _fetch(self) -> list[Any]:
+    def _read(self) -> Batch:
+        # One batch at a time: the next starts only once the caller took this one,
+        # so the encoder is never used by two threads at once.
+        rows = self._fetch()
+        return Batch(len(rows), self._encode(rows) if rows else b"")
+
+    def _fetch(self) -> Sequence[Row]:
         with self._lock:
             if self._closed:
                 return []
-            rows = self._cursor.fetchmany(self._batch)
+            rows: list[Any] = self._cursor.fetchmany(self._batch)
         if not rows or not self._timestamps:
             return rows
         # SQLite formatted the timestamps (columns.py): each column is checked in one
@@ -221,11 +255,19 @@ class AsyncpgRows:
     rollback failed and its state is unknown).
     """
 
-    def __init__(self, connection: AsyncConnection, transaction: Any, cursor: Any, batch: int):
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        transaction: Any,
+        cursor: Any,
+        batch: int,
+        encode: Encode,
+    ) -> None:
         self._connection = connection
         self._transaction = transaction
         self._cursor = cursor
         self._batch = batch
+        self._encode = encode
         self._next: asyncio.Task[Sequence[Row]] | None = None
 
     @property
@@ -234,7 +276,9 @@ class AsyncpgRows:
         return self._connection.closed
 
     @classmethod
-    async def open(cls, engine: AsyncEngine, statement: Select[Any], batch: int) -> "AsyncpgRows":
+    async def open(
+        cls, engine: AsyncEngine, statement: Select[Any], batch: int, encode: Encode
+    ) -> "AsyncpgRows":
         """Take a pooled connection, begin a read-only transaction, open the cursor."""
         sql, parameters = compile_for_driver(statement, engine.dialect)
         connection = await engine.connect()
@@ -251,12 +295,12 @@ class AsyncpgRows:
             with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
                 await _release(connection, transaction)
             raise
-        return cls(connection, transaction, cursor, batch)
+        return cls(connection, transaction, cursor, batch, encode)
 
-    async def fetch(self) -> Sequence[Row]:
-        """Return the next batch, and ask the server for the one after it.
+    async def fetch(self) -> Batch:
+        """Return the next batch, encoded, and ask the server for the one after it.
 
-        The next batch travels while the caller encodes and sends this one.
+        The next batch travels while this one is encoded and sent.
         Shielded: a cancellation waits for the batch instead of interrupting
         the driver mid-message, which would leave the connection unusable.
         """
@@ -264,9 +308,10 @@ class AsyncpgRows:
         self._next = None
         with anyio.CancelScope(shield=True):
             rows = await pending
-        if rows:
-            self._next = self._start()
-        return rows
+        if not rows:
+            return Batch(0, b"")
+        self._next = self._start()
+        return Batch(len(rows), self._encode(rows))
 
     def _start(self) -> "asyncio.Task[Sequence[Row]]":
         return asyncio.ensure_future(self._cursor.fetch(self._batch))
@@ -297,11 +342,16 @@ async def _release(connection: AsyncConnection, transaction: Any) -> None:
 
 
 async def open_rows(
-    engine: AsyncEngine, statement: Select[Any], columns: ExportColumns, batch: int
+    engine: AsyncEngine,
+    statement: Select[Any],
+    columns: ExportColumns,
+    batch: int,
+    encode: Encode,
 ) -> RowSource:
     """Run `statement` (which selects `columns`) for an export, reading `batch` rows per fetch.
 
-    Each row is a sequence of the cells of `columns`, timestamps as ISO 8601 text.
+    Each row, a sequence of the cells of `columns` (timestamps as ISO 8601
+    text), is sent as `encode` turns its batch into bytes.
 
     Raises:
         RuntimeError: The engine's database is neither SQLite nor PostgreSQL
@@ -309,9 +359,9 @@ async def open_rows(
     """
     dialect = engine.dialect
     if dialect.name == "sqlite":
-        return await SqliteRows.open(engine, statement, columns, batch)
+        return await SqliteRows.open(engine, statement, columns, batch, encode)
     if dialect.name == "postgresql" and dialect.driver == "asyncpg":
-        return await AsyncpgRows.open(engine, statement, batch)
+        return await AsyncpgRows.open(engine, statement, batch, encode)
     raise RuntimeError(
         f"Exports read from SQLite or from PostgreSQL through asyncpg, not {dialect.name} "
         f"through {dialect.driver}."
