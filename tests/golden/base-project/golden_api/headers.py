@@ -66,7 +66,7 @@ def _with_headers(
     (the app set no security header of its own) costs no lookups at all.
     """
     result = [request_id]
-    present = None
+    present: set[bytes] | None = None  # security headers the app set itself
     for header in headers:
         name = header[0]
         # ASGI header names are lower-case; an app that breaks the rule is still caught.
@@ -76,7 +76,9 @@ def _with_headers(
             continue
         result.append(header)
         if name in _SECURITY_NAMES:
-            present = {*(present or ()), name}
+            if present is None:
+                present = set()
+            present.add(name)
     if present is None:
         result.extend(_SECURITY)
     else:
