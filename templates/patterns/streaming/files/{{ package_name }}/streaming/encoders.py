@@ -1,6 +1,6 @@
 """Turning rows into CSV or NDJSON bytes, through one reused buffer per export.
 
-The exporter has each batch encoded where it was read (`encode`: in the
+The exporter has each batch encoded where it was read (`encode_batch`: in the
 reader's worker thread on SQLite), and gathers the bytes into chunks. Neither
 format ever holds more than a chunk and one batch of rows.
 """
@@ -95,15 +95,18 @@ class Encoder(Protocol):
     def take(self) -> bytes:
         """Return the buffer's content as bytes and empty it."""
 
-    def encode(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        """Return what the buffer held and a batch of rows, as bytes, and empty the buffer.
-
-        The exporter calls it where the rows were read (a worker thread for
-        SQLite), one batch at a time; nothing else touches the encoder then.
-        """
-
     def failure_marker(self, message: str, rows_sent: int) -> bytes | None:
         """Return the bytes that end a failed export, or None to cut the stream instead."""
+
+
+def encode_batch(encoder: Encoder, rows: Sequence[Sequence[Any]]) -> bytes:
+    """Return what `encoder` held and a batch of rows, as bytes, and empty its buffer.
+
+    The exporter calls it where the rows were read (a worker thread for
+    SQLite), one batch at a time; nothing else touches the encoder then.
+    """
+    encoder.write(rows)
+    return encoder.take()
 
 
 # Where a cell of "\x00" + "\x00".join(cells) starts with something other than
@@ -183,11 +186,6 @@ class CsvEncoder:
         self._buffer.truncate()
         return data
 
-    def encode(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        """Write `rows` (see `write`) and return the buffer's content (see `take`)."""
-        self.write(rows)
-        return self.take()
-
     def failure_marker(self, message: str, rows_sent: int) -> bytes | None:
         """Return None: a CSV export that fails is cut off, never completed."""
         del message, rows_sent
@@ -228,11 +226,6 @@ class NdjsonEncoder:
         data = bytes(self._buffer)
         self._buffer.clear()
         return data
-
-    def encode(self, rows: Sequence[Sequence[Any]]) -> bytes:
-        """Write `rows` (see `write`) and return the buffer's content (see `take`)."""
-        self.write(rows)
-        return self.take()
 
     def failure_marker(self, message: str, rows_sent: int) -> bytes | None:
         """Return the `{"error": ..., "rows_sent": ...}` line that ends a failed export."""

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import anyio
@@ -24,7 +25,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from .columns import ExportColumns
-from .encoders import Encoder, content_disposition
+from .encoders import Encoder, content_disposition, encode_batch
 from .settings import StreamingSettings
 from .sources import Batch, RowSource, open_rows
 
@@ -125,8 +126,9 @@ async def open_export(
     export = Export(name=name, slots=slots)
     slots.running.add(export)
     try:
+        encode = partial(encode_batch, encoder)
         export.rows = await open_rows(
-            engine, statement, columns, settings.export_batch_size, encoder.encode
+            engine, statement, columns, settings.export_batch_size, encode
         )
         first = await export.rows.fetch()
     except BaseException:

@@ -43,7 +43,7 @@ from .encoders import utc_text
 
 Row = Sequence[Any]
 
-# Turns a batch of rows into the bytes sent (an encoder's `encode`).
+# Turns a batch of rows into the bytes sent (`encoders.encode_batch`).
 Encode = Callable[[Sequence[Row]], bytes]
 
 
