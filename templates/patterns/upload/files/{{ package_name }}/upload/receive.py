@@ -3,15 +3,14 @@
 The request body is read chunk by chunk from ``request.stream()``. A multipart
 body goes through python-multipart's incremental parser; a raw body is the
 file itself. Either way the file's bytes pass through a `FileSink`, which,
-on the event loop and as they arrive, counts them against the limit, lets
-the `Inspector` judge the head and search every byte for active content (a
-slice at a time, letting other tasks run after any slice that needed a full
-search), then hands them over in batches of `BATCH_BYTES` to a worker
-thread that hashes and writes them (both release the GIL), one trip per
-batch, while the loop receives the next batch. Any refusal happens at the
-chunk that earns it (pieces under `COPY_BELOW_BYTES` are searched together,
-so within that many bytes of it), before that chunk is written, and deletes
-what was.
+on the event loop and as they arrive, counts them against the limit, hashes
+them, lets the `Inspector` judge the head and search every byte for active
+content (a slice at a time, letting other tasks run after any slice that
+needed a full search), then hands them over in batches of `BATCH_BYTES` to a
+worker thread that writes them, one trip per batch, while the loop receives
+the next batch. Any refusal happens at the chunk that earns it (pieces under
+`COPY_BELOW_BYTES` are searched together, so within that many bytes of it),
+before that chunk is written, and deletes what was.
 """
 
 import hashlib
@@ -33,7 +32,7 @@ from .scan import Piece
 from .storage import PendingUpload, Storage
 
 BATCH_BYTES = 1024 * 1024
-"""Bytes gathered before they are handed to the worker thread (hash, write) at once."""
+"""Bytes gathered before they are handed to the worker thread that writes them, at once."""
 
 COPY_BELOW_BYTES = 16 * 1024
 """Pieces smaller than this are copied together; larger ones are kept as they came (no copy)."""
@@ -133,6 +132,11 @@ class FileSink:
         if self._size > self.max_bytes:
             raise UnacceptableFile(413, f"The file is larger than {self.max_bytes} bytes.")
         self.inspector.observe(data)
+        # Hashed here, on the loop, as each piece arrives: a piece is what the server read
+        # at once (uvicorn: a few hundred KiB at most, well under a millisecond of SHA-256).
+        # Measured with curl on two cores, uploads ran a quarter faster than with the hash
+        # in the writer's thread, which competed with the receiving at every batch.
+        self._hash.update(data)
         if len(data) >= COPY_BELOW_BYTES:
             self._flush_small()
             self._unscanned.append(data)
@@ -230,18 +234,14 @@ class FileSink:
     ) -> None:
         # One trip to a worker thread per batch: each trip costs a thread wake-up and two
         # hand-overs of the GIL, which on a busy machine cost more than the work itself.
+        # The write releases the GIL (and may block on a slow disk or an object store):
+        # the loop receives the next batch meanwhile.
         try:
-            await anyio.to_thread.run_sync(self._hash_write, upload, pieces)
+            await anyio.to_thread.run_sync(upload.write, pieces)
         except Exception as exc:  # raised in the request's task, by the next `_wait`
             self._failure = self._failure or exc
         finally:
             done.set()
-
-    def _hash_write(self, upload: PendingUpload, pieces: Sequence[Piece]) -> None:
-        # Both release the GIL: the loop receives the next batch meanwhile, on another core.
-        for piece in pieces:
-            self._hash.update(piece)
-        upload.write(pieces)
 
 
 async def receive_raw(body: AsyncIterator[bytes], sink: FileSink) -> ReceivedFile:
