@@ -11,6 +11,7 @@ from . import __version__, _fastscaffold, health
 from .docs import install_docs
 from .errors import document_problems, install_exception_handlers
 from .headers import ResponseHeadersMiddleware
+from .heap import freeze_startup_heap
 from .limits import BodyLimitMiddleware
 from .logs import configure_logging
 from .pages import install_pages
@@ -26,9 +27,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Run start-up work before the first request and clean-up after the last one.
 
     Resources of the applied patterns are started by `_fastscaffold.lifespan`;
-    add the service's own (clients, pools) around the `yield`.
+    add the service's own (clients, pools) around the `yield`. Once all is
+    started, the start-up heap is frozen out of the garbage collector's way
+    (`heap.py`: shorter pauses under load).
     """
     async with _fastscaffold.lifespan(app):
+        freeze_startup_heap()
         yield
 
 
