@@ -15,6 +15,9 @@ reported to show it is not what limits the figures.
   (closed loop). Deliveries/s = messages received by all members / time;
 - idle: 1,000 clients connect (64 handshakes at a time) and stay; the time to
   connect them all, and the server's resident memory growth per connection.
+  Here a third contender shows what the framework itself costs: bare FastAPI
+  (benchmarks/naive_websockets_app.py: a route on the app that accepts and
+  reads, rooms as lists), served by the same uvicorn as the generated app.
 
 Each contender runs once per round on a fresh server, rounds interleaved
 (harness.interleave); the ratios are the median over rounds, with their spread.
@@ -49,6 +52,8 @@ from tests.helpers import free_port
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOAD_SOURCE = REPO_ROOT / "benchmarks" / "peers" / "websockets_load.c"
 RAW = "raw websockets broadcast()"
+BARE = "bare FastAPI endpoint"
+BARE_APP = "benchmarks.naive_websockets_app:app"
 SENDERS = 10
 SIZE = 64
 WINDOW = 64
@@ -133,21 +138,31 @@ def run_client(binary: Path, args: list[str], server_pid: int, timeout: float) -
 
 
 def contender(
-    name: str, quick: bool, binary: Path, ours: tuple[list[str], Path]
+    name: str, quick: bool, binary: Path, uvicorn: tuple[list[str], str, Path]
 ) -> Callable[[], dict[str, float]]:
-    """Return one round of every scenario against ``name`` (`ours` or the raw peer)."""
+    """Return one round of the scenarios against ``name``: `ours`, `raw` or `bare`.
+
+    ``uvicorn`` is the server command without its app, the generated app's
+    entry point and the project's folder. The bare FastAPI endpoint runs the
+    idle scenario only: what the framework costs per connection and per join.
+    """
     messages = scaled(2000 if quick else 10000)
     idle = scaled(IDLE_CLIENTS)
     timeout = 30.0 if quick else 120.0
+    server, entrypoint, project = uvicorn
 
     def one_round() -> dict[str, float]:
         results: dict[str, float] = {}
         scenarios = [("fanout", scaled(100)), ("fanout", scaled(500)), ("idle", idle)]
+        if name == "bare":
+            scenarios = [("idle", idle)]
         for mode, clients in scenarios:
             port = free_port()
             if name == "ours":
-                argv, cwd = [*ours[0], "--port", str(port)], ours[1]
+                argv, cwd = [*server, entrypoint, "--port", str(port)], project
                 env = OUR_ENV
+            elif name == "bare":
+                argv, cwd, env = [*server, BARE_APP, "--port", str(port)], REPO_ROOT, {}
             else:
                 argv = [sys.executable, "-m", "benchmarks.peers.websockets_broadcast", str(port)]
                 cwd, env = REPO_ROOT, {}
@@ -182,14 +197,12 @@ def run(quick: bool, rounds: int = 3) -> list[Figure]:
         bench_project("websockets") as bench,
     ):
         binary = build_client(Path(tmp))
-        uvicorn = [bench.python, "-m", "uvicorn", bench.entrypoint, "--host", "127.0.0.1",
-                   "--log-level", "warning", "--backlog", "2048"]  # fmt: skip
+        server = [bench.python, "-m", "uvicorn", "--host", "127.0.0.1",
+                  "--log-level", "warning", "--backlog", "2048"]  # fmt: skip
+        uvicorn = (server, bench.entrypoint, bench.root)
         results = interleave(
             rounds,
-            {
-                "ours": contender("ours", quick, binary, (uvicorn, bench.root)),
-                "raw": contender("raw", quick, binary, (uvicorn, bench.root)),
-            },
+            {name: contender(name, quick, binary, uvicorn) for name in ("ours", "raw", "bare")},
         )
     figures = []
     for name in results["ours"][0]:
@@ -207,7 +220,20 @@ def run(quick: bool, rounds: int = 3) -> list[Figure]:
                                               reference_name=RAW, target=0.5))  # fmt: skip
         else:  # client CPU shares and connection counts: context, no target
             figures.append(Figure.from_rounds(name, ours, raw, "", reference_name=RAW))
+        if name in results["bare"][0]:  # what FastAPI itself needs, next to it
+            figures.append(_bare_figure(name, ours, [r[name] for r in results["bare"]]))
     return figures
+
+
+def _bare_figure(name: str, ours: list[float], bare: list[float]) -> Figure:
+    """Return an idle-scenario figure next to the bare FastAPI endpoint (no target)."""
+    if name.startswith("memory"):
+        return Figure.from_rounds(name, ours, bare, "KiB", higher_is_better=False,
+                                  reference_name=BARE)  # fmt: skip
+    if name.startswith("seconds"):
+        return Figure.from_rounds(name, ours, bare, "s", higher_is_better=False,
+                                  reference_name=BARE)  # fmt: skip
+    return Figure.from_rounds(name, ours, bare, "", reference_name=BARE)
 
 
 def main(argv: list[str] | None = None) -> int:
