@@ -6,9 +6,10 @@ runs a task, so a duplicate message is harmless: it finds the task claimed
 or finished and is dropped. That lets every recovery below err on the side
 of sending again:
 
-- A worker reads one message per free slot (XREADGROUP COUNT 1), claims the
-  task, and only then acknowledges the message (XACK). Messages never pile
-  up in a worker that cannot run them yet.
+- A worker reads at once as many messages as it has free slots (XREADGROUP
+  COUNT), claims each task, and only then acknowledges its message (XACK,
+  one for the tasks claimed together: acks.py). Messages never pile up in
+  a worker that cannot run them yet.
 - A message a worker received but never acknowledged (it died between
   reading and claiming) goes to another worker once it has been idle for
   ``TASKS_RECLAIM_IDLE_SECONDS``: each worker looks for such messages on a
@@ -47,6 +48,7 @@ from taskiq.serializers import JSONSerializer
 from taskiq_redis import RedisStreamBroker
 
 from ..redis_client import key_prefix
+from .acks import Acknowledgements
 from .consumers import Backoff, consumer_name, hand_back, prune_idle
 from .entries import lost_entries
 from .settings import LEAVE_SECONDS, TasksSettings
@@ -100,6 +102,7 @@ class TaskStream(RedisStreamBroker):
         reclaim_batch: int,
         connect_timeout: float,
         prune_idle_seconds: float | None = None,
+        slots: int = 1,
     ) -> None:
         super().__init__(
             url,
@@ -127,6 +130,10 @@ class TaskStream(RedisStreamBroker):
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
         )
         self.reclaim_interval = reclaim_interval
+        # How many tasks this worker runs at once (taskiq's max_async_tasks),
+        # and how many of its messages are being run now (see register_run_task).
+        self.slots = max(1, slots)
+        self.running = 0
         # A consumer with nothing pending and idle this long belongs to a
         # worker that died (or is busy with long jobs: XREADGROUP recreates
         # its consumer on its next read, so removing it costs nothing).
@@ -140,6 +147,7 @@ class TaskStream(RedisStreamBroker):
         # takes a connection of the pool, and building a client per command
         # cost more than the command.
         self._client = Redis(connection_pool=self.connection_pool)
+        self._acks = Acknowledgements(self._client, self.queue_name, self.consumer_group_name)
 
     # Sending
 
@@ -220,8 +228,8 @@ class TaskStream(RedisStreamBroker):
                             next_reclaim = now + self.reclaim_interval
                             await self._prune(redis)
                     else:
-                        block = int((next_reclaim - now) * 1000)
-                        await self._read(redis, max(1, min(READ_BLOCK_MS, block)), held)
+                        block = max(1, min(READ_BLOCK_MS, int((next_reclaim - now) * 1000)))
+                        await self._read(redis, block, self._free_slots(), held)
                 except ResponseError as exc:
                     # NOGROUP; or UNBLOCKED: the stream was deleted under a blocked read.
                     if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):
@@ -259,12 +267,19 @@ class TaskStream(RedisStreamBroker):
         finally:
             await redis.aclose()
 
-    async def _read(self, redis: Redis, block_ms: int, held: deque[tuple[bytes, bytes]]) -> None:
+    def _free_slots(self) -> int:
+        # The receiver asks for a message only when it has a free slot, so at
+        # least one is free; the others are those no message is running in.
+        return max(1, self.slots - self.running)
+
+    async def _read(
+        self, redis: Redis, block_ms: int, count: int, held: deque[tuple[bytes, bytes]]
+    ) -> None:
         reply: Any = await redis.xreadgroup(
             self.consumer_group_name,
             self.consumer_name,
             {self.queue_name: ">"},
-            count=1,
+            count=count,
             block=block_ms,
         )
         # A list of (stream, entries) pairs; a dict with RESP3.
@@ -313,7 +328,7 @@ class TaskStream(RedisStreamBroker):
 
     def _acknowledger(self, entry_id: bytes) -> Acknowledge:
         async def acknowledge() -> None:
-            await self._client.xack(self.queue_name, self.consumer_group_name, entry_id)
+            await self._acks.confirm(entry_id)
 
         return acknowledge
 
@@ -353,6 +368,7 @@ def create_broker(redis_url: str, settings: TasksSettings, connect_timeout: floa
         reclaim_idle_seconds=settings.reclaim_idle_seconds,
         reclaim_interval=settings.reclaim_interval,
         reclaim_batch=max(1, settings.concurrency),
+        slots=settings.concurrency,
         connect_timeout=connect_timeout,
     )
     return broker.with_serializer(JSONSerializer())
@@ -364,10 +380,20 @@ def register_run_task(broker: AsyncBroker, execute: Execute) -> Send:
     The message is acknowledged by ``execute`` once the database has taken
     over (the task claimed, or found not to need running), not when the
     job ends: a crash mid-job is the lease's business, not the stream's.
+    On a :class:`TaskStream`, each run is counted while it lasts, so that
+    the stream reads no more messages than the worker has free slots for.
     """
+    stream = broker if isinstance(broker, TaskStream) else None
 
     async def run_task(task_id: str, context: Context = CONTEXT) -> str:
-        return await execute(task_id, context.ack if context.is_ackable else None)
+        ack = context.ack if context.is_ackable else None
+        if stream is None:
+            return await execute(task_id, ack)
+        stream.running += 1
+        try:
+            return await execute(task_id, ack)
+        finally:
+            stream.running -= 1
 
     task = broker.register_task(run_task, task_name=TASK_NAME)
 
