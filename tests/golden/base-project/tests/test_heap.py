@@ -16,7 +16,8 @@ from golden_api import _fastscaffold, heap, main
 from golden_api.settings import Settings
 
 # Where the package is imported from (the project, or site-packages once installed).
-PACKAGE_PARENT = str(Path(golden_api.__file__).resolve().parent.parent)
+PACKAGE_FILE = Path(golden_api.__file__).resolve()
+PACKAGE_PARENT = str(PACKAGE_FILE.parent.parent)
 
 # Starts two apps in a fresh interpreter (this one may have frozen its heap already)
 # and prints how many objects are frozen after the first start, whether the first app
