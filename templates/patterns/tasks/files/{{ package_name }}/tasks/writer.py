@@ -6,9 +6,9 @@ the task store goes to one thread that owns one ``sqlite3`` connection: it
 takes all the operations waiting, runs them in one transaction, commits,
 and only then resolves their futures (if one fails, the batch runs again
 with each operation in a savepoint of its own, so that one failing does
-not undo the others). A caller therefore never
-sees the result of a write that is not committed, and under load one
-commit (one fsync) serves many writes.
+not undo the others). A caller therefore never sees the result of a write
+that is not committed, and under load one commit (one fsync) serves many
+writes.
 
 Other processes writing the same file wait for its lock
 (``busy_timeout``), as before. The thread exits after ``IDLE_SECONDS``
@@ -147,8 +147,8 @@ def _run_all(connection: sqlite3.Connection, pending: list[_Pending]) -> list[Ou
     """Run the operations one after the other; the first to fail raises.
 
     The usual case, and the cheapest: every statement the writer runs waits
-    for the GIL once it returns, so a savepoint per operation (two more
-    statements each) costs more than the operations when nothing fails.
+    for the GIL once it returns, and a savepoint per operation (two more
+    statements each) is pure cost when nothing fails.
     """
     shared = Batch()
     return [
