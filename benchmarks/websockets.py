@@ -206,35 +206,32 @@ def run(quick: bool, rounds: int = 3) -> list[Figure]:
     figures = []
     for name in results["ours"][0]:
         ours = [r[name] for r in results["ours"]]
-        raw = [r[name] for r in results["raw"]]
-        if name.startswith("deliveries"):
-            figures.append(Figure.from_rounds(name, ours, raw, "msg/s", reference_name=RAW,
-                                              target=0.8))  # fmt: skip
-        elif name.startswith("memory"):
-            # Target: at most 20 KB per connection, whatever the raw server needs.
-            figures.append(Figure.from_rounds(name, ours, raw, "KiB", higher_is_better=False,
-                                              reference_name=RAW))  # fmt: skip
-        elif name.startswith("seconds"):
-            figures.append(Figure.from_rounds(name, ours, raw, "s", higher_is_better=False,
-                                              reference_name=RAW, target=0.5))  # fmt: skip
-        else:  # client CPU shares and connection counts: context, no target
-            figures.append(Figure.from_rounds(name, ours, raw, "", reference_name=RAW))
-        # What FastAPI itself needs, next to it.
-        figures.append(_bare_figure(name, ours, [r[name] for r in results["bare"]]))
+        figures.append(_figure(name, ours, [r[name] for r in results["raw"]], RAW))
+        # What FastAPI itself needs, next to it (the targets are read against the raw server).
+        figures.append(_figure(name, ours, [r[name] for r in results["bare"]], BARE))
     return figures
 
 
-def _bare_figure(name: str, ours: list[float], bare: list[float]) -> Figure:
-    """Return a figure next to the bare FastAPI endpoint (no target)."""
-    if name.startswith("deliveries"):
-        return Figure.from_rounds(name, ours, bare, "msg/s", reference_name=BARE)
-    if name.startswith("memory"):
-        return Figure.from_rounds(name, ours, bare, "KiB", higher_is_better=False,
-                                  reference_name=BARE)  # fmt: skip
-    if name.startswith("seconds"):
-        return Figure.from_rounds(name, ours, bare, "s", higher_is_better=False,
-                                  reference_name=BARE)  # fmt: skip
-    return Figure.from_rounds(name, ours, bare, "", reference_name=BARE)
+# The targets, against the raw server: a ratio for deliveries and joins. Memory's
+# target is absolute (at most 20 KB per connection, whatever the raw server needs),
+# client CPU shares and connection counts are context.
+TARGETS = {"deliveries": 0.8, "seconds": 0.5}
+UNITS = {"deliveries": "msg/s", "memory": "KiB", "seconds": "s"}
+LOWER_IS_BETTER = ("memory", "seconds")
+
+
+def _figure(name: str, ours: list[float], other: list[float], reference: str) -> Figure:
+    """Return the figure ``name`` of ours next to ``reference`` (raw server or bare FastAPI)."""
+    kind = next((kind for kind in UNITS if name.startswith(kind)), "")
+    return Figure.from_rounds(
+        name,
+        ours,
+        other,
+        UNITS.get(kind, ""),
+        higher_is_better=kind not in LOWER_IS_BETTER,
+        reference_name=reference,
+        target=TARGETS.get(kind) if reference == RAW else None,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
