@@ -380,8 +380,9 @@ def register_run_task(broker: AsyncBroker, execute: Execute) -> Send:
     The message is acknowledged by ``execute`` once the database has taken
     over (the task claimed, or found not to need running), not when the
     job ends: a crash mid-job is the lease's business, not the stream's.
-    On a :class:`TaskStream`, each run is counted while it lasts, so that
-    the stream reads no more messages than the worker has free slots for.
+    On a :class:`TaskStream`, each run is counted until its job ends (its
+    outcome is written after that: ``TaskService.deliver``), so that the
+    stream reads no more messages than the worker has free slots for.
     """
     stream = broker if isinstance(broker, TaskStream) else None
 

@@ -97,13 +97,23 @@ class Runner:
         if running is not None:
             running.stop("cancel")
 
-    async def run(self, record: TaskRecord, owner: str) -> str:
-        """Run the claimed task ``record`` to its end; return the status it ended with."""
-        status, _ = await self.run_and_claim(record, owner, None)
+    async def run(
+        self, record: TaskRecord, owner: str, job_ended: Callable[[], None] | None = None
+    ) -> str:
+        """Run the claimed task ``record`` to its end; return the status it ended with.
+
+        ``job_ended`` is called once the job's function has returned (or
+        raised), before the outcome is written.
+        """
+        status, _ = await self.run_and_claim(record, owner, None, job_ended)
         return status
 
     async def run_and_claim(
-        self, record: TaskRecord, owner: str, next_owner: str | None
+        self,
+        record: TaskRecord,
+        owner: str,
+        next_owner: str | None,
+        job_ended: Callable[[], None] | None = None,
     ) -> tuple[str, TaskRecord | None]:
         """Run ``record`` as :meth:`run` does; with ``next_owner``, claim the next task for it.
 
@@ -133,6 +143,8 @@ class Runner:
                 heartbeat.cancel()
                 with suppress(asyncio.CancelledError):
                     await heartbeat
+                if job_ended is not None:
+                    job_ended()
         except asyncio.CancelledError:
             reason = running.stops[0] if running.stops else "shutdown"
             if reason == "cancel":

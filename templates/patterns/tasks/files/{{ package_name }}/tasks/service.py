@@ -33,6 +33,7 @@ from taskiq.receiver import Receiver
 
 from . import jobs  # noqa: F401 - importing it registers the jobs
 from .broker import UNREACHABLE, TaskStream, create_broker, register_run_task
+from .health import BrokerHealth
 from .registry import JobRegistry, registry
 from .runner import RELEASED, Runner
 from .settings import HAND_BACK_SECONDS, Engine, TasksSettings, redis_connect_timeout, redis_url
@@ -41,6 +42,8 @@ from .store import TaskRecord, TaskStore, new_owner
 logger = logging.getLogger(__name__)
 
 SKIPPED = "skipped"
+# What deliver() returns for a job that ended while its outcome is being written.
+ENDED = "ended"
 # How long one attempt to hand a task to the broker may take (POST /tasks
 # waits for it); on failure the task stays queued and the reaper sends it.
 DISPATCH_SECONDS = 5.0
@@ -48,37 +51,6 @@ DISPATCH_SECONDS = 5.0
 
 class UnknownJob(Exception):
     """No job of that name is registered."""
-
-
-class _BrokerHealth:
-    """Logs when the broker stops and starts answering, instead of once per task."""
-
-    def __init__(self) -> None:
-        self.down_since: float | None = None
-        self.retry_at = 0.0
-
-    def failed(self, what: str, exc: BaseException, retry_in: float) -> None:
-        now = time.monotonic()
-        self.retry_at = now + retry_in
-        if self.down_since is None:
-            self.down_since = now
-            logger.warning(
-                "could not %s (%s): queued tasks stay in the database and are sent "
-                "once the broker answers",
-                what,
-                str(exc) or type(exc).__name__,
-            )
-        else:
-            logger.debug("could not %s", what, exc_info=exc)
-
-    def answered(self) -> None:
-        if self.down_since is not None:
-            logger.info(
-                "the broker answers again after %.1f s; sending tasks resumes",
-                time.monotonic() - self.down_since,
-            )
-            self.down_since = None
-        self.retry_at = 0.0
 
 
 class TaskService:
@@ -103,14 +75,15 @@ class TaskService:
         self.stream = broker if isinstance(broker, TaskStream) else None
         self.runner = Runner(store, job_registry, settings, on_release=self._send_released)
         self._send: Callable[[str], Awaitable[object]] | None = (
-            None if broker is None else register_run_task(broker, self.execute)
+            None if broker is None else register_run_task(broker, self.deliver)
         )
+        self._outcomes: set[asyncio.Task[str]] = set()  # outcomes being written (deliver)
         self.listener: asyncio.Task[None] | None = None
         self._finish_listening = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._workers: list[asyncio.Task[None]] = []
         self._stopping = False
-        self._health = _BrokerHealth()
+        self._health = BrokerHealth()
 
     async def start(self, *, run_jobs: bool) -> None:
         """Start the reaper and, when ``run_jobs``, this process's workers.
@@ -133,7 +106,7 @@ class TaskService:
                 run_startup=False,
                 max_async_tasks=self.settings.concurrency,
                 max_prefetch=0,
-                # execute() acknowledges once the claim is made: see broker.py.
+                # deliver() acknowledges once the claim is made: see broker.py.
                 ack_type=AcknowledgeType.MANUAL,
                 # stop() drains the jobs itself; this only bounds the receiver's own wait.
                 wait_tasks_timeout=self.settings.shutdown_seconds + HAND_BACK_SECONDS,
@@ -156,6 +129,9 @@ class TaskService:
         self._finish_listening.set()
         self.store.submitted.notify()
         await self.runner.drain(deadline, cleanup_deadline)
+        if self._outcomes:  # jobs that ended, whose outcome is still being written
+            left = max(0.0, cleanup_deadline - loop.time())
+            await asyncio.wait(set(self._outcomes), timeout=left)
         for worker in self._workers:
             await _settle(worker, cleanup_deadline - loop.time())
         self._workers.clear()
@@ -231,7 +207,7 @@ class TaskService:
         self.runner.cancel_local(task_id)
         return record
 
-    async def execute(
+    async def deliver(
         self, task_id: str, acknowledge: Callable[[], Awaitable[None]] | None = None
     ) -> str:
         """Claim the task ``task_id`` and run it here (the taskiq worker's entry point).
@@ -241,6 +217,12 @@ class TaskService:
         not to need running (finished, cancelled, or leased by a live worker:
         a duplicate). If the claim fails (database unreachable) the message
         stays unconfirmed and is delivered again.
+
+        Returns once the job has ended, while its outcome is still being
+        written: the worker's slot takes the next message meanwhile, so that
+        claim and this outcome share a commit rather than wait for each
+        other. :meth:`stop` waits for the outcomes still being written. The
+        status returned is :data:`ENDED` when the outcome is not yet written.
         """
         if self._stopping:
             # Stopping: claim nothing more. The reaper of a live process sends
@@ -256,7 +238,37 @@ class TaskService:
         if self._stopping:  # the stop began while claiming: do not start it
             await self.runner.hand_back(record, owner)
             return RELEASED
-        return await self.runner.run(record, owner)
+        ended = asyncio.Event()
+        run = asyncio.ensure_future(self.runner.run(record, owner, ended.set))
+        ending = asyncio.ensure_future(ended.wait())
+        try:
+            await asyncio.wait({run, ending}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            if not ended.is_set():  # cancelled mid-job: the run hands the task back
+                run.cancel()
+                await asyncio.wait({run})
+            raise
+        finally:
+            ending.cancel()
+            if not run.done():
+                self._outcomes.add(run)
+                run.add_done_callback(self._outcome_written)
+        if not run.done():
+            while len(self._outcomes) > self.settings.concurrency:
+                # Bounded: a slot waits while more outcomes wait for the database than
+                # there are slots (so at most two per slot are pending).
+                await asyncio.wait(set(self._outcomes), return_when=asyncio.FIRST_COMPLETED)
+            return ENDED
+        if ended.is_set() and not run.cancelled() and run.exception() is not None:
+            self._outcome_written(run)  # failed at once: as if in the background
+            return ENDED
+        return run.result()
+
+    def _outcome_written(self, run: "asyncio.Task[str]") -> None:
+        self._outcomes.discard(run)
+        if not run.cancelled() and (error := run.exception()) is not None:
+            # The lease expires and the task runs again, as after a crash.
+            logger.warning("could not record the outcome of a task", exc_info=error)
 
     async def _acknowledge(
         self, task_id: str, acknowledge: Callable[[], Awaitable[None]] | None
