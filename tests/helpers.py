@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import py_compile
+import shutil
 import socket
 import subprocess
 import time
@@ -16,6 +18,28 @@ import pytest
 from fastscaffold.testing import free_port as free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+LEGACY_PROJECT = REPO_ROOT / "tests" / "fixtures" / "legacy" / "legacy-api-0.1.0"
+# The compiled files fastscaffold 0.1 left in that project (and in its base copy), and recorded.
+_LEGACY_COMPILED = ("database", "errors")
+
+
+def copy_legacy_project(parent: Path) -> Path:
+    """Copy the fastscaffold 0.1 project into ``parent``, with the compiled files 0.1 left in it.
+
+    Installed from a wheel, 0.1 copied ``__pycache__/*.pyc`` into every project, recorded
+    them and kept them in its base copy. Git keeps only sources, so they are compiled here,
+    the same bytes in both places, as 0.1 wrote them. Returns the copy.
+    """
+    project = parent / LEGACY_PROJECT.name
+    shutil.copytree(LEGACY_PROJECT, project)
+    for module in _LEGACY_COMPILED:
+        compiled = Path("legacy_api", "__pycache__", f"{module}.cpython-311.pyc")
+        source = project / "legacy_api" / f"{module}.py"
+        py_compile.compile(str(source), cfile=str(project / compiled), doraise=True)
+        base = project / ".fastscaffold" / "base" / compiled
+        base.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(project / compiled, base)
+    return project
 
 
 def project_answer_names() -> set[str]:

@@ -18,9 +18,7 @@ from typer.testing import CliRunner
 
 from fastscaffold.cli import app
 from fastscaffold.dependencies import requirement_name
-from tests.helpers import REPO_ROOT, read_tree
-
-LEGACY = REPO_ROOT / "tests" / "fixtures" / "legacy" / "legacy-api-0.1.0"
+from tests.helpers import copy_legacy_project, read_tree
 
 
 def _run(runner: CliRunner, *args: str) -> tuple[int, str]:
@@ -159,8 +157,7 @@ def test_api_version_new_lists_the_contract_it_creates(runner: CliRunner, tmp_pa
 def test_a_project_from_fastscaffold_0_1_is_upgraded_by_update(
     runner: CliRunner, tmp_path: Path, fixture_patterns: Path
 ) -> None:
-    project = tmp_path / "legacy-api"
-    shutil.copytree(LEGACY, project)
+    project = copy_legacy_project(tmp_path)
     pyc = "legacy_api/__pycache__/database.cpython-311.pyc"
     assert (project / pyc).is_file()
     code, output = _run(runner, "check", "--project", str(project))

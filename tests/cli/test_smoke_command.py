@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fastscaffold.cli import app
-from tests.helpers import REPO_ROOT
+from tests.helpers import REPO_ROOT, copy_legacy_project
 
 SMOKE = REPO_ROOT / "tests" / "fixtures" / "smoke"
 
@@ -127,7 +127,7 @@ def test_update_from_a_project_made_by_an_older_fastscaffold_is_checked(tmp_path
         shutil.copytree(REPO_ROOT / "tests" / "fixtures" / "patterns" / name, patterns / name)
     (patterns / "rival" / "tests").mkdir()
     (patterns / "rival" / "tests" / "test_rival.py").write_text("def test_it() -> None: ...\n")
-    legacy = REPO_ROOT / "tests" / "fixtures" / "legacy" / "legacy-api-0.1.0"
+    legacy = copy_legacy_project(tmp_path / "from")
     before = sorted(
         (p.relative_to(legacy), p.read_bytes()) for p in legacy.rglob("*") if p.is_file()
     )
