@@ -238,18 +238,16 @@ class TaskService:
         if self._stopping:  # the stop began while claiming: do not start it
             await self.runner.hand_back(record, owner)
             return RELEASED
-        ended = asyncio.Event()
-        run = asyncio.ensure_future(self.runner.run(record, owner, ended.set))
-        ending = asyncio.ensure_future(ended.wait())
+        ended = asyncio.get_running_loop().create_future()
+        run = asyncio.ensure_future(self.runner.run(record, owner, lambda: ended.set_result(None)))
         try:
-            await asyncio.wait({run, ending}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({run, ended}, return_when=asyncio.FIRST_COMPLETED)
         except asyncio.CancelledError:
-            if not ended.is_set():  # cancelled mid-job: the run hands the task back
+            if not ended.done():  # cancelled mid-job: the run hands the task back
                 run.cancel()
                 await asyncio.wait({run})
             raise
         finally:
-            ending.cancel()
             if not run.done():
                 self._outcomes.add(run)
                 run.add_done_callback(self._outcome_written)
@@ -259,7 +257,7 @@ class TaskService:
                 # there are slots (so at most two per slot are pending).
                 await asyncio.wait(set(self._outcomes), return_when=asyncio.FIRST_COMPLETED)
             return ENDED
-        if ended.is_set() and not run.cancelled() and run.exception() is not None:
+        if ended.done() and not run.cancelled() and run.exception() is not None:
             self._outcome_written(run)  # failed at once: as if in the background
             return ENDED
         return run.result()
