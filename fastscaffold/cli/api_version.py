@@ -44,9 +44,9 @@ def _day(value: str, option: str) -> date:
 
 
 def _show(change: VersionChange) -> None:
-    from fastscaffold import console
+    from fastscaffold import reports
 
-    console.print_version_change(change)
+    reports.print_version_change(change)
 
 
 @api_version.command(

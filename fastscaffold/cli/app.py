@@ -1,7 +1,7 @@
 """The `fastscaffold` Typer app and its one error boundary.
 
 Each command (in the sibling modules) parses its options, calls one library function and hands the
-result to fastscaffold.console. The one error boundary is
+result to fastscaffold.reports to show. The one error boundary is
 :class:`BoundaryGroup`: fastscaffold's own errors become a red message, a
 hint and their exit code; Ctrl-C exits 130; an OS error no library code
 expected becomes one line too; anything else is a bug and keeps its

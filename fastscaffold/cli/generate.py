@@ -80,7 +80,7 @@ def new(
     ] = None,
 ) -> None:
     """Generate a new FastAPI project, ready to run, lint, type-check and test."""
-    from fastscaffold import console
+    from fastscaffold import console, reports
     from fastscaffold.creation import NewOptions, new_project
 
     interactive = _is_interactive(no_input)
@@ -101,10 +101,10 @@ def new(
         result = new_project(
             options,
             progress=progress,
-            on_plan=console.print_replacements,
+            on_plan=reports.print_replacements,
             ask=console.ask_question,
         )
-    console.print_new_result(result)
+    reports.print_new_result(result)
 
 
 def _chosen_patterns(given: str | None, everything: bool, *, interactive: bool) -> tuple[str, ...]:
@@ -151,14 +151,14 @@ def run(
     ] = 1,
 ) -> None:
     """Serve the project's app with uvicorn, in the project's own interpreter."""
-    from fastscaffold import console
+    from fastscaffold import reports
     from fastscaffold.project import find_project
     from fastscaffold.runner import RunOptions, run_project
 
     found = find_project(project if project is not None else Path.cwd())
     options = RunOptions(host=host, port=port, reload=reload, workers=workers)
     code = run_project(
-        found, options, on_start=lambda python: console.print_run_banner(found, options, python)
+        found, options, on_start=lambda python: reports.print_run_banner(found, options, python)
     )
     # A server killed by a signal reports -N; shells report that as 128 + N.
     raise typer.Exit(code=code if code >= 0 else 128 - code)

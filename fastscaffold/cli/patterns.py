@@ -24,10 +24,10 @@ DryRunOption = Annotated[
 
 def _report(change: PatternChange, *, force: bool) -> None:
     """Show the change; a dry run that a real run would refuse exits like the real run."""
-    from fastscaffold import console
+    from fastscaffold import reports
     from fastscaffold.errors import EditedFilesError
 
-    console.print_pattern_change(change)
+    reports.print_pattern_change(change)
     if change.dry_run and change.edited and not force:
         names = change.added or change.removed
         verb = "Adding" if change.operation == "add" else "Removing"
@@ -103,7 +103,7 @@ def list_patterns(
     ] = False,
 ) -> None:
     """List the patterns, and which ones the project you are in has applied."""
-    from fastscaffold import console
+    from fastscaffold import reports
     from fastscaffold.catalog import load_catalog
     from fastscaffold.errors import ProjectNotFoundError
     from fastscaffold.record import read_record
@@ -130,7 +130,7 @@ def list_patterns(
     if as_json:
         typer.echo(json.dumps({"in_project": in_project, "patterns": rows}, indent=2))
     else:
-        console.print_catalog(rows, in_project=in_project)
+        reports.print_catalog(rows, in_project=in_project)
 
 
 @app.command(epilog="Example: fastscaffold show websockets")
@@ -139,11 +139,11 @@ def show(
     raw: Annotated[bool, typer.Option("--raw", help="Print the Markdown source.")] = False,
 ) -> None:
     """Show a pattern's USAGE: what it adds, its options and how to use it."""
-    from fastscaffold import console
+    from fastscaffold import reports
     from fastscaffold.catalog import get_pattern, load_catalog
 
     usage = get_pattern(load_catalog(), pattern).usage()
     if raw:
         typer.echo(usage, nl=False)
     else:
-        console.print_usage(usage)
+        reports.print_usage(usage)

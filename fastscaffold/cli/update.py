@@ -41,15 +41,15 @@ def update(
     ] = ConflictMode.INLINE,
 ) -> None:
     """Merge the installed templates into the project, keeping your edits (no git needed)."""
-    from fastscaffold import console
+    from fastscaffold import reports
     from fastscaffold.record import read_record
     from fastscaffold.update import unresolved, update_project
 
     root = _root(project)
     result = update_project(root, conflict=conflict, dry_run=dry_run)
-    console.print_update(result)
+    reports.print_update(result)
     if not result.conflicts and not dry_run:
-        console.print_unresolved(*unresolved(root, read_record(root).files))
+        reports.print_unresolved(*unresolved(root, read_record(root).files))
     if result.conflicts and not dry_run:
         raise typer.Exit(code=1)
 
@@ -67,13 +67,13 @@ def check(
     ] = False,
 ) -> None:
     """Exit 1 when the project is behind the templates or has unresolved merges; 0 otherwise."""
-    from fastscaffold import console
+    from fastscaffold import reports
     from fastscaffold.update import check_project, repair_bases
 
     root = _root(project)
     if repair:
         repaired = repair_bases(root)
-        console.print_repair(repaired)
+        reports.print_repair(repaired)
         if repaired.unrepairable:
             from fastscaffold.errors import ProjectStateError
 
@@ -85,6 +85,6 @@ def check(
                 "(see .fastscaffold/record.json) and run `fastscaffold check --repair` again.",
             )
     report = check_project(root)
-    console.print_check(report)
+    reports.print_check(report)
     if not report.ok:
         raise typer.Exit(code=1)
