@@ -65,7 +65,7 @@ class _Versions:
         self.path = f"{session.package}/api/versions.toml"
         self.api_dir = f"{session.package}/api"
         try:
-            content = session.ours(self.path)
+            content = session.files.ours(self.path)
             if content is None:
                 raise OSError("the file is missing")
             self.document = tomlkit.parse(content.decode("utf-8"))
@@ -195,7 +195,7 @@ def cut_version(
     files = {
         path: content
         for path in _files_below(root, source_dir)
-        if (content := session.ours(path)) is not None
+        if (content := session.files.ours(path)) is not None
     }
     if not files:
         raise UserError(
@@ -206,7 +206,7 @@ def cut_version(
         session.add_copy(
             f"{versions.api_dir}/{name}/{path[len(source_dir) + 1 :]}", content, PATTERN
         )
-    contract = session.ours(f"{CONTRACTS_DIR}/{source}.json")
+    contract = session.files.ours(f"{CONTRACTS_DIR}/{source}.json")
     manual = []
     if contract is not None:
         renamed = _renamed_contract(contract.decode("utf-8"), source, name)

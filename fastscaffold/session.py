@@ -3,7 +3,9 @@
 In the spirit of copier's ``Worker``, every command that writes into an
 existing project (``add``, ``remove``, ``api-version``, ``update``) opens a
 :class:`Session`, which loads the project and its record once and checks
-that the record is whole. The command then edits the session's *state*
+that the record is whole. It reads the project's files and their base copies
+through fastscaffold.project_files, which also holds what ``update``'s
+migrations changed before the merge. The command then edits the session's *state*
 (applies or drops units, records overlays and copies; ``update`` refreshes
 the units from the installed templates and runs migrations), and
 :meth:`Session.finish` turns it into one plan and one record:
@@ -43,21 +45,19 @@ from fastscaffold.errors import (
     ProjectBehindError,
     ProjectStateError,
     UpdateConflictError,
-    UserError,
 )
 from fastscaffold.formats import UnmergeableError, merge_file
 from fastscaffold.merge import ConflictMode
 from fastscaffold.plan import Plan, StagedFile, apply_plan, make_plan
 from fastscaffold.policies import Draft, Outcome, Policy, Sides, edit_file, update_file
 from fastscaffold.project import load_project
+from fastscaffold.project_files import ProjectFiles
 from fastscaffold.record import (
-    FileEntry,
     Record,
     Unit,
     base_path,
     read_record,
     record_files,
-    sha256_of,
 )
 from fastscaffold.session_result import SessionResult
 
@@ -88,19 +88,15 @@ class Session:
         self.catalog = load_catalog()
         self.renderer = Renderer(self.catalog)
         self.state = self.record.model_copy(deep=True)
-        self.tracked: dict[str, FileEntry] = {
-            p: e for p, e in self.record.files.items() if not is_artefact(p)
-        }
+        self.files = ProjectFiles(
+            root, {p: e for p, e in self.record.files.items() if not is_artefact(p)}
+        )
         self.artefacts = sorted(p for p in self.record.files if is_artefact(p))
-        self.migrations: list[str] = []
         self.manual: list[str] = []
-        self._ours: dict[str, bytes | None] = {}
-        self._bases: dict[str, bytes | None] = {}
         self._new_copies: dict[str, Copy] = {}
-        self._moved: set[str] = set()
         self._check_package()
         if verify:
-            problems = self.damaged_bases()
+            problems = self.files.damaged_bases()
             if problems:
                 listed = "\n".join(f"  {p}" for p in problems[:8])
                 more = f"\n  ... and {len(problems) - 8} more" if len(problems) > 8 else ""
@@ -118,37 +114,6 @@ class Session:
         """Return the project's package."""
         return self.project.package
 
-    def _read(self, path: Path) -> bytes | None:
-        try:
-            return path.read_bytes() if path.is_file() else None
-        except OSError as exc:
-            raise UserError(
-                f"Cannot read {path}: {exc.strerror}.", "Check the file's permissions."
-            ) from None
-
-    def ours(self, path: str) -> bytes | None:
-        """Return the project's file as the merge sees it (on disk, after migrations)."""
-        if path in self._ours:
-            return self._ours[path]
-        return self._read(self.root / PurePosixPath(path))
-
-    def base(self, path: str) -> bytes | None:
-        """Return the recorded base of ``path`` (after migrations), None when untracked."""
-        if path in self._bases:
-            return self._bases[path]
-        if path not in self.tracked:
-            return None
-        return self._read(self.root / PurePosixPath(base_path(path)))
-
-    def damaged_bases(self) -> list[str]:
-        """Return the tracked files whose base copy is missing or does not match its hash."""
-        damaged = []
-        for path, entry in sorted(self.tracked.items()):
-            content = self.base(path)
-            if content is None or sha256_of(content) != entry.sha256:
-                damaged.append(path)
-        return damaged
-
     def _check_package(self) -> None:
         recorded = self.record.project_answers().get("package_name")
         if recorded != self.package:
@@ -158,7 +123,7 @@ class Session:
                 "fastscaffold cannot follow a renamed package: rename it back (folder and "
                 "[tool.fastscaffold] package), or restore .fastscaffold/ from version control.",
             )
-        inside = [p for p in self.tracked if p.startswith(f"{self.package}/")]
+        inside = [p for p in self.files.tracked if p.startswith(f"{self.package}/")]
         if inside and not (self.root / self.package).is_dir():
             raise ProjectStateError(
                 f"The package folder {self.package}/ is missing, but fastscaffold tracks "
@@ -171,10 +136,10 @@ class Session:
         """Return the copies of ``state``: recorded ones of its units, and new ones."""
         found = {
             path: Copy(content, entry.unit)
-            for path, entry in self.tracked.items()
+            for path, entry in self.files.tracked.items()
             if entry.origin == "copy"
             and entry.unit in state.units
-            and (content := self.base(path)) is not None
+            and (content := self.files.base(path)) is not None
         }
         if state is self.state:
             found.update(self._new_copies)
@@ -201,34 +166,6 @@ class Session:
     def add_copy(self, path: str, content: bytes, unit: str) -> None:
         """Add a file copied by a command (not rendered again) to the new state."""
         self._new_copies[path] = Copy(content, unit)
-
-    def rename_file(self, old: str, new: str, note: str) -> None:
-        """Move a file and its base (a migration); nothing happens once it is done."""
-        content = self.ours(old)
-        if content is None or self.ours(new) is not None:
-            return
-        self._ours[new], self._ours[old] = content, None
-        self._moved.add(new)
-        if old in self.tracked:
-            self._bases[new], self._bases[old] = self.base(old), None
-            self.tracked[new] = self.tracked.pop(old)
-        self.migrations.append(note)
-
-    def rename_setting(self, old: str, new: str, files: tuple[str, ...], note: str) -> None:
-        """Rename a setting in ``files`` and in their bases (a migration; idempotent)."""
-        changed = False
-        for path in files:
-            for source, target in ((self.ours(path), self._ours), (self.base(path), self._bases)):
-                text = _text(source)
-                if text is None:
-                    continue
-                lines = text.splitlines(keepends=True)
-                renamed = [_renamed_setting(line, old, new) for line in lines]
-                if renamed != lines:
-                    target[path] = "".join(renamed).encode("utf-8")
-                    changed = changed or target is self._ours
-        if changed:
-            self.migrations.append(note)
 
     # --- finishing ------------------------------------------------------------------
 
@@ -262,8 +199,8 @@ class Session:
             self._update(draft, conflict=conflict)
         for path in self.artefacts:
             draft.entries[path] = None
-            recorded = self._read(self.root / PurePosixPath(base_path(path)))
-            if policy is Policy.UPDATE and self.ours(path) == recorded:
+            recorded = self.files.read(base_path(path))
+            if policy is Policy.UPDATE and self.files.ours(path) == recorded:
                 draft.files[path] = None
                 draft.outcomes[path] = Outcome.DELETED
         if draft.conflicts and conflict is ConflictMode.FAIL:
@@ -277,7 +214,7 @@ class Session:
             side_files=tuple(draft.side),
             kept=tuple(draft.kept),
             manual_steps=(*self.manual, *draft.manual),
-            migrations=tuple(self.migrations),
+            migrations=tuple(self.files.migrations),
             dry_run=dry_run,
         )
         if draft.edited and not force and not dry_run:
@@ -290,30 +227,32 @@ class Session:
         """Apply the change from the old state's blueprint to the new one's (EDIT)."""
         new = draft.new
         removed = set(self.record.units) - set(self.state.units)
-        for path in sorted(set(self.tracked) | set(old.files) | set(new.files)):
-            entry = self.tracked.get(path)
+        for path in sorted(set(self.files.tracked) | set(old.files) | set(new.files)):
+            entry = self.files.tracked.get(path)
             theirs = _content(new.files.get(path))
             if entry is not None and entry.unit in removed and path not in new.files:
-                before = self.base(path)  # a removed unit's file, as recorded
+                before = self.files.base(path)  # a removed unit's file, as recorded
             else:
                 before = _content(old.files.get(path))
                 if before == theirs:
                     continue  # the change does not touch it
-            sides = Sides(path, before, self.ours(path), theirs)
+            sides = Sides(path, before, self.files.ours(path), theirs)
             tool_owned = path in old.tool_owned or path in new.tool_owned
             rebased = self._rebase(path, before, theirs)
             edit_file(draft, sides, rebased=rebased, tool_owned=tool_owned, force=force)
 
     def _update(self, draft: Draft, *, conflict: ConflictMode) -> None:
         """Merge the new blueprint into every file (UPDATE)."""
-        for path, content in self._ours.items():
+        for path, content in self.files.changed.items():
             draft.files[path] = content  # what migrations did, unless the merge says more
-        for path in self._moved:
+        for path in self.files.moved:
             draft.outcomes[path] = Outcome.RENAMED
-        for path in sorted(set(self.tracked) | set(draft.new.files)):
+        for path in sorted(set(self.files.tracked) | set(draft.new.files)):
             theirs = _content(draft.new.files.get(path))
             update_file(
-                draft, Sides(path, self.base(path), self.ours(path), theirs), conflict=conflict
+                draft,
+                Sides(path, self.files.base(path), self.files.ours(path), theirs),
+                conflict=conflict,
             )
 
     def _rebase(self, path: str, before: bytes | None, theirs: bytes | None) -> bytes | None:
@@ -327,7 +266,7 @@ class Session:
             ProjectBehindError: The change collides with template changes the
                 project has not taken yet.
         """
-        recorded = self.base(path)
+        recorded = self.files.base(path)
         if recorded == before or recorded is None or before is None or theirs is None:
             return theirs
         try:
@@ -346,7 +285,7 @@ class Session:
 
     def _new_record(self, draft: Draft) -> Record:
         new = draft.new
-        files = dict(self.tracked)
+        files = dict(self.files.tracked)
         for path, entry in draft.entries.items():
             if entry is None:
                 files.pop(path, None)
@@ -373,7 +312,7 @@ class Session:
         staged.update((p, StagedFile(c)) for p, c in record_files(record, draft.bases).items())
         for path in set(self.record.files) - set(record.files):
             deletions.add(base_path(path))
-        for path in set(self._bases) - set(record.files):
+        for path in set(self.files.rebased) - set(record.files):
             deletions.add(base_path(path))
         return make_plan(self.root, staged, deletions - set(staged))
 
@@ -388,19 +327,3 @@ def _executable(new: Blueprint, path: str, root: Path) -> bool:
 
 def _content(staged: StagedFile | None) -> bytes | None:
     return None if staged is None else staged.content
-
-
-def _text(content: bytes | None) -> str | None:
-    if content is None:
-        return None
-    try:
-        return content.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
-def _renamed_setting(line: str, old: str, new: str) -> str:
-    for prefix in ("", "# ", "#"):
-        if line.startswith(f"{prefix}{old}="):
-            return f"{prefix}{new}={line[len(prefix) + len(old) + 1 :]}"
-    return line

@@ -71,10 +71,10 @@ def _run_migrations(session: Session) -> None:
             if migration.rename_file is not None:
                 old = render_string(migration.rename_file.old, answers, origin=origin)
                 new = render_string(migration.rename_file.new, answers, origin=origin)
-                session.rename_file(old, new, f"{name}: moved {old} to {new}")
+                session.files.rename_file(old, new, f"{name}: moved {old} to {new}")
             elif migration.rename_setting is not None:
                 old, new = migration.rename_setting.old, migration.rename_setting.new
-                session.rename_setting(
+                session.files.rename_setting(
                     old,
                     new,
                     _ENV_FILES,
@@ -137,7 +137,7 @@ def check_project(root: Path) -> CheckReport:
     siblings from an update, so only those are read.
     """
     session = Session(root)
-    tracked = list(session.tracked)
+    tracked = list(session.files.tracked)
     result = _update(session, conflict=ConflictMode.INLINE, dry_run=True)
     behind = {
         path: outcome.value for path, outcome in result.outcomes.items() if not is_artefact(path)
@@ -194,7 +194,7 @@ def repair_bases(root: Path) -> RepairReport:
     are listed, never guessed.
     """
     session = Session(root, verify=False)
-    damaged = session.damaged_bases()
+    damaged = session.files.damaged_bases()
     if not damaged:
         return RepairReport(rebuilt={}, unrepairable=())
     blueprint = session.renderer.blueprint(session.record, session.copies(session.record))
@@ -202,8 +202,8 @@ def repair_bases(root: Path) -> RepairReport:
     writes: dict[str, StagedFile] = {}
     unrepairable = []
     for path in damaged:
-        expected = session.tracked[path].sha256
-        ours = session.ours(path)
+        expected = session.files.tracked[path].sha256
+        ours = session.files.ours(path)
         rendered = blueprint.files.get(path)
         if ours is not None and sha256_of(ours) == expected:
             writes[base_path(path)], rebuilt[path] = StagedFile(ours), "your unedited file"
