@@ -6,7 +6,7 @@ the cells, see `columns.py`) and reads plain tuples from the driver:
 
 - SQLite: a `sqlite3` connection of the export's own on the engine's file,
   read-only (`PRAGMA query_only`), used in a worker thread, one batch per hop:
-  the thread reads the next batch, checks its timestamps (`iso_utc_texts`)
+  the thread reads the next batch, rewrites its timestamps (`iso_utc_texts`)
   and encodes it while the event loop sends the last one. The event loop
   never waits for the disk, and a client that goes away interrupts the
   query (`Connection.interrupt`) instead of waiting for it. (Encoding on the
@@ -211,20 +211,17 @@ class SqliteRows:
             rows: list[Any] = self._cursor.fetchmany(self._batch)
         if not rows or not self._timestamps:
             return rows
-        # SQLite formatted the timestamps (columns.py): each column is checked in one
-        # go, and the batch is taken apart only when one holds another shape.
-        fixed = {
-            position: values
+        # The timestamps come as stored (columns.py): each column is rewritten in one
+        # go, and the rows rebuilt as lists, the cheapest to rebuild and to encode.
+        stamps = [
+            (position, iso_utc_texts(list(map(itemgetter(position), rows)), _iso_utc_fallback))
             for position in self._timestamps
-            if (values := iso_utc_texts(list(map(itemgetter(position), rows)), _iso_utc_fallback))
-            is not None
-        }
-        if not fixed:
-            return rows
-        cells: list[Sequence[Any]] = list(zip(*rows, strict=True))
-        for position, values in fixed.items():
-            cells[position] = values
-        return list(zip(*cells, strict=True))
+        ]
+        rebuilt = [list(row) for row in rows]
+        for position, values in stamps:
+            for row, value in zip(rebuilt, values, strict=True):
+                row[position] = value
+        return rebuilt
 
     async def aclose(self) -> None:
         """Close the cursor and the connection, once no thread uses them."""
