@@ -76,7 +76,7 @@ class Runner:
         store: TaskStore,
         registry: JobRegistry,
         settings: TasksSettings,
-        on_release: Callable[[str], Awaitable[None]] | None = None,
+        on_release: Callable[[str], Awaitable[object]] | None = None,
     ) -> None:
         self.store = store
         self.registry = registry

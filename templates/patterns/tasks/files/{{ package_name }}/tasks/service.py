@@ -1,4 +1,4 @@
-"""The task service: submission, dispatch, the workers, the reaper, the lifespan.
+"""The task service: submission, dispatch, the workers, the lifespan (the reaper: reaper.py).
 
 Delivery, whichever engine runs jobs: the database is the source of truth.
 A run starts only through an atomic claim that takes a lease, and every
@@ -34,6 +34,7 @@ from taskiq.receiver import Receiver
 from . import jobs  # noqa: F401 - importing it registers the jobs
 from .broker import UNREACHABLE, TaskStream, create_broker, register_run_task
 from .health import BrokerHealth
+from .reaper import Reaper
 from .registry import JobRegistry, registry
 from .runner import RELEASED, Runner
 from .settings import HAND_BACK_SECONDS, Engine, TasksSettings, redis_connect_timeout, redis_url
@@ -73,7 +74,7 @@ class TaskService:
         self.jobs = job_registry
         self.broker = broker
         self.stream = broker if isinstance(broker, TaskStream) else None
-        self.runner = Runner(store, job_registry, settings, on_release=self._send_released)
+        self.runner = Runner(store, job_registry, settings, on_release=self._send_again)
         self._send: Callable[[str], Awaitable[object]] | None = (
             None if broker is None else register_run_task(broker, self.deliver)
         )
@@ -84,6 +85,13 @@ class TaskService:
         self._workers: list[asyncio.Task[None]] = []
         self._stopping = False
         self._health = BrokerHealth()
+        self.reaper = Reaper(
+            store=store,
+            settings=settings,
+            dispatch=None if self._send is None else self._send_again,
+            stream=self.stream,
+            health=self._health,
+        )
 
     async def start(self, *, run_jobs: bool) -> None:
         """Start the reaper and, when ``run_jobs``, this process's workers.
@@ -93,7 +101,7 @@ class TaskService:
         """
         if self.broker is not None:
             await self.broker.startup()
-        self._background.append(asyncio.create_task(self._reap_forever()))
+        self._background.append(asyncio.create_task(self.reaper.run_forever()))
         if not run_jobs or self.settings.concurrency <= 0:
             return
         if self.engine == "embedded":
@@ -197,9 +205,6 @@ class TaskService:
             # Still marked unsent: the reaper sends it again (a harmless duplicate).
             logger.warning("task %s was sent, but recording it failed", task_id, exc_info=True)
         return True
-
-    async def _send_released(self, task_id: str) -> None:
-        await self.dispatch(task_id, retry=True)
 
     async def cancel(self, task_id: str) -> TaskRecord | None:
         """Request the cancellation of a task; return it (None when unknown)."""
@@ -307,62 +312,14 @@ class TaskService:
         if record is not None:
             await self.runner.hand_back(record, owner)
 
-    async def _reap_forever(self) -> None:
-        while True:
-            try:
-                await self.reap()
-            except Exception:
-                logger.warning("the task reaper failed; trying again", exc_info=True)
-            await asyncio.sleep(self.settings.reap_interval)
-
     async def reap(self) -> None:
-        """One sweep: re-queue expired leases, expire old results, send what must be sent."""
-        reaped = await self.store.reap()
-        if reaped.requeued or reaped.failed or reaped.cancelled:
-            logger.warning(
-                "expired leases: %d task(s) re-queued, %d failed, %d cancelled",
-                len(reaped.requeued),
-                reaped.failed,
-                reaped.cancelled,
-            )
-        if self._send is None:
-            return
-        # Stop at the first failure: the broker is away, the next sweep tries again.
-        for task_id in reaped.requeued:
-            if not await self.dispatch(task_id, retry=True):
-                return
-        stale = time.time() - self.settings.reap_interval
-        for task_id in await self.store.undispatched(older_than=stale):
-            if not await self.dispatch(task_id, retry=True):
-                return
-        if self.stream is not None:
-            await self._send_lost()
+        """One sweep of the reaper (see `reaper.py`), now rather than at its next turn."""
+        await self.reaper.sweep()
 
-    async def _send_lost(self) -> None:
-        """Send again the queued tasks whose stream entry Redis lost."""
-        assert self.stream is not None
-        sent = await self.store.queued_messages()
-        if not sent:
-            return
-        try:
-            lost = await self.stream.lost(sent.values())
-        except UNREACHABLE as exc:
-            self._health.failed("check the task stream", exc, self.settings.reap_interval)
-            return
-        if not lost:
-            return
-        # Read again: a task claimed (or sent anew) meanwhile needs nothing.
-        current = await self.store.queued_messages()
-        again = [task for task, mid in sent.items() if mid in lost and current.get(task) == mid]
-        if again:
-            logger.warning(
-                "%d queued task(s) lost their message (Redis restarted without its data, or "
-                "the stream was trimmed): sending them again",
-                len(again),
-            )
-        for task_id in again:
-            if not await self.dispatch(task_id, retry=True):
-                return
+    async def _send_again(self, task_id: str) -> bool:
+        # A task the runner handed back, or the reaper found: sent even while the
+        # broker has been failing (dispatch's `retry`).
+        return await self.dispatch(task_id, retry=True)
 
 
 async def _settle(task: asyncio.Task[Any], timeout: float) -> None:
