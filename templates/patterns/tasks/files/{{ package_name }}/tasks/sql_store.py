@@ -8,6 +8,10 @@ see each other's uncommitted rows, submissions also take a
 transaction-scoped advisory lock so that the count they check is exact.
 Claims skip rows another worker is claiming (``FOR UPDATE SKIP LOCKED``)
 instead of waiting for them, or failing on them.
+
+The statements of a job's path are built once per store, with bound
+parameters (:mod:`.sql_statements`); the rarer ones (cancellation, the
+reaper's sweep) are built for each call.
 """
 
 import asyncio
@@ -15,30 +19,16 @@ import uuid
 import zlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    ColumnElement,
-    Row,
-    Table,
-    case,
-    func,
-    insert,
-    literal,
-    select,
-    text,
-    update,
-)
+from sqlalchemy import Row, text, update
 from sqlalchemy import delete as sql_delete
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .models import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED, TaskRow
+from .models import CANCELLED, FAILED, FINISHED, QUEUED, RUNNING, SUCCEEDED
 from .records import Reaped, TaskRecord
 from .settings import TasksSettings
-
-table = cast(Table, TaskRow.__table__)
-c = table.c
+from .sql_statements import c, job_statements, table
 
 PACKAGE = __name__.partition(".")[0]
 # The advisory lock submissions take on PostgreSQL: the same in every process of the project.
@@ -60,6 +50,7 @@ class SqlTasks:
         # locked sleeps for milliseconds before it retries: queueing this
         # process's writes here instead makes them an order of magnitude faster.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        self._sql = job_statements(settings, skip_locked=engine.dialect.name == "postgresql")
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[AsyncConnection]:
@@ -78,33 +69,28 @@ class SqlTasks:
         Raises:
             sqlalchemy.exc.IntegrityError: The idempotency key is taken.
         """
-        idempotency_key = key
-        values: dict[str, Any] = {
-            "id": uuid.uuid4().hex,
-            "job": job,
-            "params": params,
-            "status": QUEUED,
-            "progress": 0,
-            "version": 1,
-            "attempts": 0,
-            "idempotency_key": idempotency_key,
-            "cancel_requested": False,
-            "dispatched": False,
-            "message_id": None,
-            "created_at": now,
-            "updated_at": now,
+        values = {
+            "p_id": uuid.uuid4().hex,
+            "p_job": job,
+            "p_params": params,
+            "p_status": QUEUED,
+            "p_progress": 0,
+            "p_version": 1,
+            "p_attempts": 0,
+            "p_idempotency_key": key,
+            "p_cancel_requested": False,
+            "p_dispatched": False,
+            "p_message_id": None,
+            "p_created_at": now,
+            "p_updated_at": now,
         }
-        queued = select(func.count()).select_from(table).where(c.status == QUEUED)
-        room = queued.scalar_subquery() < literal(self.settings.max_queued, BigInteger)
-        row_values = select(*(literal(value, c[name].type) for name, value in values.items()))
-        statement = insert(table).from_select(list(values), row_values.where(room)).returning(*c)
         async with self._writing() as conn:
             if conn.dialect.name == "postgresql":
                 # Held until the insert commits: the next submission counts it.
                 await conn.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": BACKLOG_LOCK_KEY}
                 )
-            row = (await conn.execute(statement)).first()
+            row = (await conn.execute(self._sql.create, values)).first()
         return None if row is None else record(row)
 
     async def request_cancel(self, task_id: str, now: float) -> None:
@@ -127,75 +113,38 @@ class SqlTasks:
                 .values(cancel_requested=True, updated_at=now, version=c.version + 1)
             )
 
-    def _claim_values(self, owner: str, now: float) -> dict[str, Any]:
-        return {
-            "status": RUNNING,
-            "owner": owner,
-            "lease_until": now + self.settings.lease_seconds,
-            "attempts": c.attempts + 1,
-            # ``now`` may predate a row inserted while this claim waited for the lock.
-            "started_at": func.coalesce(
-                c.started_at, case((c.created_at > now, c.created_at), else_=now)
-            ),
-            "updated_at": now,
-            "version": c.version + 1,
-        }
-
-    def _claim_statement(self, owner: str, limit: int, now: float) -> Any:
-        oldest = select(c.seq).where(c.status == QUEUED).order_by(c.seq).limit(limit)
-        if self.engine.dialect.name == "postgresql":
-            oldest = oldest.with_for_update(skip_locked=True)
-        # Materialised, so that it runs once: PostgreSQL may evaluate a locking
-        # subquery again for each row it joins, and claim more than ``limit``.
-        picked = oldest.cte("picked").prefix_with("MATERIALIZED")
-        return (
-            update(table)
-            .where(c.seq.in_(select(picked.c.seq)), c.status == QUEUED)
-            .values(self._claim_values(owner, now))
-            .returning(*c)
-        )
+    def _claim_parameters(self, owner: str, now: float) -> dict[str, Any]:
+        return {"p_owner": owner, "p_now": now, "p_lease_until": now + self.settings.lease_seconds}
 
     async def claim_next(self, owner: str, limit: int, now: float) -> list[TaskRecord]:
         """Take up to ``limit`` of the oldest queued tasks for ``owner``, oldest first."""
+        parameters = self._claim_parameters(owner, now) | {"p_limit": limit}
         async with self._writing() as conn:
-            rows = (await conn.execute(self._claim_statement(owner, limit, now))).all()
+            rows = (await conn.execute(self._sql.claim_oldest, parameters)).all()
         return sorted((record(row) for row in rows), key=lambda task: task.seq)
 
     async def claim(self, task_id: str, owner: str, now: float) -> TaskRecord | None:
         """Take the task if queued, or running on an expired lease."""
-        claimable = (c.status == QUEUED) | ((c.status == RUNNING) & (c.lease_until < now))
-        statement = (
-            update(table)
-            .where(c.id == task_id, claimable, c.attempts < self.settings.max_attempts)
-            .values(self._claim_values(owner, now))
-            .returning(*c)
-        )
+        parameters = self._claim_parameters(owner, now) | {"p_task": task_id}
         async with self._writing() as conn:
-            row = (await conn.execute(statement)).first()
+            row = (await conn.execute(self._sql.claim_one, parameters)).first()
         return None if row is None else record(row)
-
-    def _owned(self, task_id: str, owner: str) -> ColumnElement[bool]:
-        return (c.id == task_id) & (c.owner == owner) & (c.status == RUNNING)
 
     async def renew(
         self, task_id: str, owner: str, progress: int | None, now: float
     ) -> bool | None:
         """Extend the lease (and raise the progress); None when ``owner`` lost the task."""
-        values: dict[str, Any] = {"lease_until": now + self.settings.lease_seconds}
+        parameters: dict[str, Any] = {
+            "p_task": task_id,
+            "p_owner": owner,
+            "p_lease_until": now + self.settings.lease_seconds,
+        }
+        statement = self._sql.renew_lease
         if progress is not None:
-            values |= {
-                "progress": case((c.progress < progress, progress), else_=c.progress),
-                "updated_at": now,
-                "version": c.version + 1,
-            }
-        statement = (
-            update(table)
-            .where(self._owned(task_id, owner))
-            .values(values)
-            .returning(c.cancel_requested)
-        )
+            statement = self._sql.renew_progress
+            parameters |= {"p_progress": progress, "p_now": now}
         async with self._writing() as conn:
-            row = (await conn.execute(statement)).first()
+            row = (await conn.execute(statement, parameters)).first()
         return None if row is None else bool(row[0])
 
     async def finish(
@@ -209,44 +158,29 @@ class SqlTasks:
         next_owner: str | None = None,
     ) -> tuple[bool, TaskRecord | None]:
         """Record the outcome and, with ``next_owner``, claim the next task, in one transaction."""
-        values: dict[str, Any] = {
-            "status": status,
-            "result": result,
-            "error": error,
-            "owner": None,
-            "lease_until": None,
-            "finished_at": now,
-            "updated_at": now,
-            "version": c.version + 1,
+        statement = self._sql.finish_succeeded if status == SUCCEEDED else self._sql.finish
+        parameters = {
+            "p_task": task_id,
+            "p_owner": owner,
+            "p_status": status,
+            "p_result": result,
+            "p_error": error,
+            "p_now": now,
         }
-        if status == SUCCEEDED:
-            values["progress"] = 100
         claimed = None
         async with self._writing() as conn:
-            finished = await conn.execute(
-                update(table).where(self._owned(task_id, owner)).values(values)
-            )
+            finished = await conn.execute(statement, parameters)
             if next_owner is not None:
-                rows = (await conn.execute(self._claim_statement(next_owner, 1, now))).all()
+                next_claim = self._claim_parameters(next_owner, now) | {"p_limit": 1}
+                rows = (await conn.execute(self._sql.claim_oldest, next_claim)).all()
                 claimed = record(rows[0]) if rows else None
         return bool(finished.rowcount), claimed
 
     async def release(self, task_id: str, owner: str, now: float) -> bool:
         """Hand a claimed task back to the queue; this run does not count."""
-        values = {
-            "status": QUEUED,
-            "owner": None,
-            "lease_until": None,
-            "dispatched": False,
-            "message_id": None,
-            "attempts": c.attempts - 1,
-            "updated_at": now,
-            "version": c.version + 1,
-        }
+        parameters = {"p_task": task_id, "p_owner": owner, "p_now": now}
         async with self._writing() as conn:
-            done = await conn.execute(
-                update(table).where(self._owned(task_id, owner)).values(values)
-            )
+            done = await conn.execute(self._sql.release, parameters)
         return bool(done.rowcount)
 
     async def reap(self, now: float) -> Reaped:
@@ -296,9 +230,6 @@ class SqlTasks:
 
     async def mark_dispatched(self, task_id: str, message_id: str | None, dispatched: bool) -> None:
         """Note whether the queued task was handed to the broker, and in which entry."""
+        parameters = {"p_task": task_id, "p_dispatched": dispatched, "p_message_id": message_id}
         async with self._writing() as conn:
-            await conn.execute(
-                update(table)
-                .where(c.id == task_id, c.status == QUEUED)
-                .values(dispatched=dispatched, message_id=message_id)
-            )
+            await conn.execute(self._sql.mark_dispatched, parameters)

@@ -27,7 +27,8 @@ from .records import (
     new_owner,
 )
 from .settings import TasksSettings
-from .sql_store import SqlTasks, c, record, table
+from .sql_statements import c, table
+from .sql_store import SqlTasks, record
 from .sqlite_store import SqliteTasks, sqlite_path
 
 __all__ = [
