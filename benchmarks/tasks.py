@@ -9,6 +9,10 @@ submission to the last job finished, in interleaved rounds (`harness.interleave`
 - ours, embedded engine (SQLite file, four in-process workers), driven through
   its Python API (benchmarks/peers/tasks_service_layer.py: ``TaskService.submit``
   for every job, all at once);
+- ours, embedded engine on PostgreSQL: the same, the tasks in a private
+  PostgreSQL (tests/services.py's `PostgresServer`, a fresh database every
+  round), for what a user running on PostgreSQL gets (no target: huey has no
+  PostgreSQL storage to compare with);
 - ours, embedded engine, over HTTP: a real uvicorn serving the generated app,
   a client posting with four connections and then reading the queue's state;
 - huey's ``SqliteHuey`` with its consumer, four worker threads
@@ -32,6 +36,7 @@ import contextlib
 import itertools
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -133,11 +138,19 @@ async def _over_http(base: str, jobs: int) -> Result:
 class Contenders:
     """Each contender, runnable once per round against fresh files."""
 
-    def __init__(self, bench: BenchProject, folder: Path, redis_url: str, jobs: int) -> None:
+    def __init__(
+        self,
+        bench: BenchProject,
+        folder: Path,
+        redis_url: str,
+        jobs: int,
+        new_postgres_database: Callable[[], str],
+    ) -> None:
         self.bench = bench
         self.folder = folder
         self.redis_url = redis_url
         self.jobs = jobs
+        self.new_postgres_database = new_postgres_database
         self._numbers = itertools.count()
         # The project's interpreter may be its own virtualenv: it finds the peers here.
         self.base_env = {
@@ -161,6 +174,12 @@ class Contenders:
     def embedded_service(self) -> Result:
         """Ours, embedded, through ``TaskService.submit`` (its own process)."""
         env = {**self.base_env, "DATABASE_URL": f"sqlite+aiosqlite:///{self._fresh('ours')}"}
+        argv = [self.bench.python, "-m", SERVICE_LAYER, self.bench.package, str(self.jobs)]
+        return _json_line(argv, self.bench.root, env)
+
+    def embedded_postgres(self) -> Result:
+        """Ours, embedded, through ``TaskService.submit``, the tasks in PostgreSQL."""
+        env = {**self.base_env, "DATABASE_URL": self.new_postgres_database()}
         argv = [self.bench.python, "-m", SERVICE_LAYER, self.bench.package, str(self.jobs)]
         return _json_line(argv, self.bench.root, env)
 
@@ -223,20 +242,27 @@ class Contenders:
 
 def run(quick: bool) -> list[Figure]:
     """Measure every contender in interleaved rounds; return the figures."""
-    from tests.services import RedisServer
+    from tests.services import PostgresServer, RedisServer
 
     jobs = scaled(300) if quick else scaled(2000)
     rounds = 2 if quick else 3
+    # The server runs as the postgres user when we are root: a folder it may enter.
+    postgres_folder = Path(tempfile.mkdtemp(prefix="bench-tasks-pg-"))
     with (
+        contextlib.ExitStack() as cleanup,
         tempfile.TemporaryDirectory(prefix="bench-tasks-") as folder,
         bench_project("tasks") as bench,
     ):
+        cleanup.callback(shutil.rmtree, postgres_folder, ignore_errors=True)
         redis = RedisServer(folder=Path(folder))
+        postgres = PostgresServer(folder=postgres_folder)
         redis.start()
         try:
-            contenders = Contenders(bench, Path(folder), redis.url, jobs)
+            postgres.start()
+            contenders = Contenders(bench, Path(folder), redis.url, jobs, postgres.new_database)
             measured: dict[str, Callable[[], Result]] = {
                 "embedded_service": contenders.embedded_service,
+                "embedded_postgres": contenders.embedded_postgres,
                 "embedded_http": contenders.embedded_http,
                 "huey": contenders.huey,
                 "sqlite_lease": contenders.sqlite_lease,
@@ -246,6 +272,7 @@ def run(quick: bool) -> list[Figure]:
             results = interleave(rounds, measured)
         finally:
             redis.stop()
+            postgres.stop()
 
     def rates(name: str) -> list[float]:
         return [result["jobs_per_s"] for result in results[name]]
@@ -259,6 +286,13 @@ def run(quick: bool) -> list[Figure]:
             "jobs/s",
             reference_name="huey SqliteHuey",
             target=1.0,
+        ),
+        Figure.from_rounds(
+            f"jobs/s, embedded (PostgreSQL), service layer, {load}",
+            rates("embedded_postgres"),
+            rates("huey"),
+            "jobs/s",
+            reference_name="huey SqliteHuey (its storage: SQLite)",
         ),
         Figure.from_rounds(
             f"jobs/s, embedded (SQLite), over HTTP, {load}",
