@@ -4,7 +4,7 @@ Run: python -m benchmarks.streaming [--quick]
 
 A project with the pattern is generated and seeded with its own `seed-items`
 command (1,000,000 rows; 200,000 with --quick), once in SQLite and once in a
-private PostgreSQL (tests/services.py's `PostgresServer`). Each app is served
+private PostgreSQL (tests/services.py's `running_postgres`). Each app is served
 by the project's own uvicorn (one worker) on the same database:
 
 - the generated app;
@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -49,7 +48,7 @@ from benchmarks.harness import (
     render_table,
     scaled,
 )
-from tests.services import QUIET, PostgresServer, ServedApp, peak_rss_bytes, serve_uvicorn
+from tests.services import QUIET, ServedApp, peak_rss_bytes, running_postgres, serve_uvicorn
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
@@ -221,10 +220,8 @@ def _sqlite(bench: BenchProject, folder: Path, rows: int, rounds: int) -> list[F
     return figures + naive_figures[1:]
 
 
-def _postgres(bench: BenchProject, folder: Path, rows: int, rounds: int) -> list[Figure]:
-    server = PostgresServer(folder=folder)
-    server.start()
-    try:
+def _postgres(bench: BenchProject, rows: int, rounds: int) -> list[Figure]:
+    with running_postgres("bench-streaming-pg-") as server:
         database_url = server.new_database()
         _seed(bench, database_url, rows)
         server.psql("VACUUM ANALYZE items", database=database_url.rsplit("/", 1)[1])
@@ -239,8 +236,6 @@ def _postgres(bench: BenchProject, folder: Path, rows: int, rounds: int) -> list
                     "peer ndjson": _downloader(peer, "/exports/items.ndjson", rows, False),
                 },
             )
-    finally:
-        server.stop()
     label = f"{rows:,} rows, PostgreSQL"
     reference = "asyncpg cursor + csv, 5000 per fetch"
     figures = _figures(label, results, "ours csv", "peer csv", reference, target=0.8, what="CSV")
@@ -258,12 +253,7 @@ def run(quick: bool) -> list[Figure]:
     with bench_project("streaming") as bench:
         with tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp:
             figures = _sqlite(bench, Path(tmp), rows, rounds)
-        # The server runs as the postgres user when we are root: a folder it may enter.
-        folder = Path(tempfile.mkdtemp(prefix="bench-streaming-pg-"))
-        try:
-            figures += _postgres(bench, folder, rows, rounds)
-        finally:
-            shutil.rmtree(folder, ignore_errors=True)
+        figures += _postgres(bench, rows, rounds)
     return figures
 
 

@@ -10,7 +10,7 @@ submission to the last job finished, in interleaved rounds (`harness.interleave`
   its Python API (benchmarks/peers/tasks_service_layer.py: ``TaskService.submit``
   for every job, all at once);
 - ours, embedded engine on PostgreSQL: the same, the tasks in a private
-  PostgreSQL (tests/services.py's `PostgresServer`, a fresh database every
+  PostgreSQL (tests/services.py's `running_postgres`, a fresh database every
   round), for what a user running on PostgreSQL gets (no target: huey has no
   PostgreSQL storage to compare with);
 - ours, embedded engine, over HTTP: a real uvicorn serving the generated app,
@@ -36,7 +36,6 @@ import contextlib
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -171,17 +170,18 @@ class Contenders:
         with Redis.from_url(self.redis_url) as redis:
             redis.flushall()
 
-    def embedded_service(self) -> Result:
-        """Ours, embedded, through ``TaskService.submit`` (its own process)."""
-        env = {**self.base_env, "DATABASE_URL": f"sqlite+aiosqlite:///{self._fresh('ours')}"}
+    def _service_layer(self, database_url: str) -> Result:
+        env = {**self.base_env, "DATABASE_URL": database_url}
         argv = [self.bench.python, "-m", SERVICE_LAYER, self.bench.package, str(self.jobs)]
         return _json_line(argv, self.bench.root, env)
 
+    def embedded_service(self) -> Result:
+        """Ours, embedded, through ``TaskService.submit`` (its own process)."""
+        return self._service_layer(f"sqlite+aiosqlite:///{self._fresh('ours')}")
+
     def embedded_postgres(self) -> Result:
         """Ours, embedded, through ``TaskService.submit``, the tasks in PostgreSQL."""
-        env = {**self.base_env, "DATABASE_URL": self.new_postgres_database()}
-        argv = [self.bench.python, "-m", SERVICE_LAYER, self.bench.package, str(self.jobs)]
-        return _json_line(argv, self.bench.root, env)
+        return self._service_layer(self.new_postgres_database())
 
     def embedded_http(self) -> Result:
         """Ours, embedded, served by uvicorn and loaded over HTTP."""
@@ -242,23 +242,18 @@ class Contenders:
 
 def run(quick: bool) -> list[Figure]:
     """Measure every contender in interleaved rounds; return the figures."""
-    from tests.services import PostgresServer, RedisServer
+    from tests.services import RedisServer, running_postgres
 
     jobs = scaled(300) if quick else scaled(2000)
     rounds = 2 if quick else 3
-    # The server runs as the postgres user when we are root: a folder it may enter.
-    postgres_folder = Path(tempfile.mkdtemp(prefix="bench-tasks-pg-"))
     with (
-        contextlib.ExitStack() as cleanup,
         tempfile.TemporaryDirectory(prefix="bench-tasks-") as folder,
         bench_project("tasks") as bench,
+        running_postgres("bench-tasks-pg-") as postgres,
     ):
-        cleanup.callback(shutil.rmtree, postgres_folder, ignore_errors=True)
         redis = RedisServer(folder=Path(folder))
-        postgres = PostgresServer(folder=postgres_folder)
         redis.start()
         try:
-            postgres.start()
             contenders = Contenders(bench, Path(folder), redis.url, jobs, postgres.new_database)
             measured: dict[str, Callable[[], Result]] = {
                 "embedded_service": contenders.embedded_service,
@@ -272,7 +267,6 @@ def run(quick: bool) -> list[Figure]:
             results = interleave(rounds, measured)
         finally:
             redis.stop()
-            postgres.stop()
 
     def rates(name: str) -> list[float]:
         return [result["jobs_per_s"] for result in results[name]]

@@ -219,21 +219,29 @@ class PostgresServer:
         self.process = None
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One private PostgreSQL per test process; each test takes a database of its own.
+@contextlib.contextmanager
+def running_postgres(prefix: str = "fastscaffold-postgres-") -> Iterator[PostgresServer]:
+    """Start a private PostgreSQL for the block; stop it and delete its folder after.
 
-    Its folder is made directly in the system temp folder: pytest's own is
-    private to the user running the tests, and the server runs as postgres.
+    Its folder is made directly in the system temp folder: pytest's own (or a
+    benchmark's) is private to the user running it, and the server runs as
+    postgres when that user is root.
     """
-    folder = Path(tempfile.mkdtemp(prefix="fastscaffold-postgres-"))
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     server = PostgresServer(folder=folder)
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One private PostgreSQL per test process; each test takes a database of its own."""
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture
