@@ -33,6 +33,8 @@ from .sql_statements import c, job_statements, table
 PACKAGE = __name__.partition(".")[0]
 # The advisory lock submissions take on PostgreSQL: the same in every process of the project.
 BACKLOG_LOCK_KEY = zlib.crc32(f"{PACKAGE}:tasks-backlog".encode())
+# Taken by every submission on PostgreSQL: built once, like the statements of sql_statements.
+BACKLOG_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 
 
 def record(row: Row[Any]) -> TaskRecord:
@@ -87,9 +89,7 @@ class SqlTasks:
         async with self._writing() as conn:
             if conn.dialect.name == "postgresql":
                 # Held until the insert commits: the next submission counts it.
-                await conn.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": BACKLOG_LOCK_KEY}
-                )
+                await conn.execute(BACKLOG_LOCK, {"key": BACKLOG_LOCK_KEY})
             row = (await conn.execute(self._sql.create, values)).first()
         return None if row is None else record(row)
 
