@@ -2,13 +2,15 @@
 
 The writer is the only code that sends on the socket. It sends everything
 queued each time it wakes up, so a burst of frames costs one task switch,
-not one per frame, and an idle connection holds no queue waiter.
+not one per frame. The client's frames are read in the server's own task for
+the connection: one task per connection is added, the writer. Every object
+a connection keeps costs memory and the garbage collector's time on each of
+its full passes, so an idle one holds an empty list and one future, little else.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Protocol
 
@@ -54,14 +56,18 @@ class Connection:
     """
 
     __slots__ = (
+        "_done",
+        "_finished",
+        "_interrupted",
         "_queue",
         "_queue_size",
+        "_reader",
+        "_unsent",
         "_wakeup",
         "_writer",
         "close_code",
         "close_reason",
         "ending",
-        "finished",
         "published",
         "room",
         "send_timeout",
@@ -78,16 +84,20 @@ class Connection:
         self.sender = sender
         self.close_code: int | None = None
         self.close_reason = ""
-        # A deque and one future, rather than an asyncio.Queue: the writer takes
-        # every queued frame per wake-up, and an idle connection holds no waiter.
-        self._queue: deque[SendMessage] = deque()
+        # A list and one future, rather than an asyncio.Queue: the writer takes the
+        # whole list per wake-up, and an idle connection holds an empty list, no waiter.
+        self._queue: list[SendMessage] = []
+        self._unsent = 0  # frames queued or taken by the writer, not yet sent
         self._queue_size = queue_size
         self._wakeup: asyncio.Future[None] | None = None  # the writer waits on it when idle
         self._writer: asyncio.Task[None] | None = None
+        self._reader: asyncio.Task[Any] | None = None  # the task running `read`, while it does
+        self._interrupted = False  # whether `end` cancelled the reader
+        self._finished = False  # whether `run` has returned (see `mark_finished`)
+        self._done: asyncio.Future[None] | None = None  # made by `wait_finished` if it waits
         self.send_timeout = send_timeout
         self.sending_since: float | None = None  # loop time the current send started
         self.ending = False  # whether the connection is being closed (no frame accepted)
-        self.finished = asyncio.Event()
         self.published = 0  # messages sent so far: numbers them, so a retry is recognised
 
     def offer(self, message: SendMessage) -> bool:
@@ -97,10 +107,11 @@ class Connection:
         """
         if self.ending:
             return False
-        if len(self._queue) >= self._queue_size:
+        if self._unsent >= self._queue_size:
             self.end(TRY_AGAIN_LATER, "too slow: outbound queue full")
             return False
         self._queue.append(message)
+        self._unsent += 1
         self._wake_writer()
         return True
 
@@ -120,6 +131,24 @@ class Connection:
         self.ending = True
         if self._writer is not None:  # idle, or stuck in a send to a client that stopped reading
             self._writer.cancel()
+        reader = self._reader
+        if reader is not None and reader is not asyncio.current_task():
+            self._interrupted = True  # `run` tells this cancellation from the server's
+            reader.cancel()
+
+    async def wait_finished(self) -> None:
+        """Wait until the connection has been served to its end (see `mark_finished`)."""
+        if self._finished:
+            return
+        if self._done is None:
+            self._done = asyncio.get_running_loop().create_future()
+        await asyncio.shield(self._done)  # a waiter that gives up leaves the future alone
+
+    def mark_finished(self) -> None:
+        """Record that the connection has been served to its end; wake `wait_finished`."""
+        self._finished = True
+        if self._done is not None and not self._done.done():
+            self._done.set_result(None)
 
     def _wake_writer(self) -> None:
         wakeup = self._wakeup
@@ -133,17 +162,19 @@ class Connection:
         # Sends that take longer than send_timeout are caught by the hub's watchdog
         # (cheaper than a timer per send).
         loop = asyncio.get_running_loop()
-        queue = self._queue
         send = self.socket.send
         while not self.ending:
-            if not queue:
+            frames = self._queue
+            if not frames:
                 self._wakeup = loop.create_future()
                 await self._wakeup
                 continue
+            self._queue = []
             try:
-                while queue and not self.ending:
+                for frame in frames:
                     self.sending_since = loop.time()
-                    await send(queue.popleft())
+                    await send(frame)
+                    self._unsent -= 1
             except GONE:
                 self.end(None)
                 return
@@ -158,27 +189,40 @@ class Connection:
         given to `end`, if any; a socket that is gone or stalled is given up on
         after `CLOSE_TIMEOUT` seconds. Never raises for a socket that went away.
         """
-        # `end` cancels the writer: two tasks per connection, no more.
+        # `read` runs in this task (the server's, for the connection), the writer in a
+        # task of its own. `end` cancels both; this task tells its cancellation from
+        # the server's (which must go on) by `_interrupted` and the count `uncancel` returns.
+        reader = asyncio.current_task()
+        assert reader is not None
         self._writer = asyncio.create_task(self._write())
-        tasks = [self._writer, asyncio.create_task(read())]
-        if self.ending:  # ended before it started
-            self._writer.cancel()
+        failure: BaseException | None = None
         try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            if not self.ending:
+                self._reader = reader
+                try:
+                    await read()
+                finally:
+                    self._reader = None
+        except asyncio.CancelledError:
+            if not self._interrupted or reader.uncancel() > 0:
+                raise
+        except GONE:
+            pass
+        except Exception as exc:  # logged below, once the writer has stopped
+            failure = exc
         finally:
-            for task in tasks:
-                task.cancel()
-            # asyncio.wait, unlike gather, never raises a child's CancelledError in
-            # place of the one cancelling this task (which the server must see).
-            await asyncio.wait(tasks)
-            self._queue.clear()
+            writer, self._writer = self._writer, None
+            writer.cancel()
+            # asyncio.wait never raises the writer's CancelledError in this task.
+            await asyncio.wait([writer])
+            self._queue = []
+            self._unsent = 0
             self._wakeup = None
-            self._writer = None
-        for task in tasks:
-            failure = None if task.cancelled() else task.exception()
-            if isinstance(failure, Exception) and not isinstance(failure, GONE):
-                logger.error("WebSocket connection %s failed", self.sender, exc_info=failure)
-                self.end(1011, "internal error")
+        if failure is None and not writer.cancelled():
+            failure = writer.exception()
+        if isinstance(failure, Exception) and not isinstance(failure, GONE):
+            logger.error("WebSocket connection %s failed", self.sender, exc_info=failure)
+            self.end(1011, "internal error")
         self.end(None)  # the client went away, if nothing else ended it
         if stopped is not None:
             await stopped()

@@ -126,7 +126,7 @@ class Hub:
                 await self.leave(conn)
             finally:
                 self._running.discard(conn)
-                conn.finished.set()
+                conn.mark_finished()
 
     def join(self, conn: Connection) -> None:
         """Add ``conn`` to its room here, send it its `welcome`, and record its join."""
@@ -204,7 +204,7 @@ class Hub:
     async def close_all(self, timeout: float = 5.0) -> None:
         """Close every connection with 1001 (Going Away) and wait for them to finish."""
         self.end_all()
-        running = [conn.finished.wait() for conn in self._running]
+        running = [conn.wait_finished() for conn in self._running]
         if running:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(timeout):

@@ -54,7 +54,7 @@ class TokenBucket:
 
 
 async def _read(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
-    """Publish the client's text frames until it leaves or breaks a limit.
+    """Publish the client's text frames until it leaves, breaks a limit or is ended.
 
     Every frame read counts towards the rate limit, text or binary, even one
     that is refused: a client cannot make the server do more work per second
@@ -67,7 +67,9 @@ async def _read(websocket: WebSocket, conn: Connection, hub: Hub) -> None:
         if settings.ws_rate_limit > 0
         else None
     )
-    while True:
+    # `end` from another task cancels this one; from this task itself (a publish that
+    # found this client's own queue full) it cannot, so the loop looks.
+    while not conn.ending:
         message = await websocket.receive()
         if message["type"] == "websocket.disconnect":
             return
