@@ -143,6 +143,7 @@ def load_client(binary: Path, args: list[str], timeout: float) -> Iterator[dict[
             client.stdin.write("done\n")
             client.stdin.close()
         client.wait(timeout=30)
+        client.stdout.close()
 
 
 def run_client(binary: Path, args: list[str], server_pid: int, timeout: float) -> dict[str, float]:
