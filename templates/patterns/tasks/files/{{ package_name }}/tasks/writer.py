@@ -10,9 +10,11 @@ not undo the others). A caller therefore never sees the result of a write
 that is not committed, and under load one commit (one fsync) serves many
 writes.
 
-Other processes writing the same file wait for its lock
-(``busy_timeout``), as before. The thread exits after ``IDLE_SECONDS``
-without work, closing its connection, and starts again on the next write.
+Other processes writing the same file (the API and the workers of the
+taskiq engine) wait for its lock, taking turns with this one so that none
+starves behind another's burst (:mod:`.turns`). The thread exits after
+``IDLE_SECONDS`` without work, closing its connection, and starts again on
+the next write.
 """
 
 import asyncio
@@ -23,6 +25,8 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any, TypeVar
+
+from .turns import RETRY_MS, WriteTurns
 
 logger = logging.getLogger(__name__)
 
@@ -53,13 +57,22 @@ _Pending = tuple[Operation[Any], "asyncio.Future[Any]", asyncio.AbstractEventLoo
 
 
 def connect(path: str, synchronous: str) -> sqlite3.Connection:
-    """Open ``path`` in autocommit mode (transactions are explicit), in WAL mode."""
+    """Open ``path`` in autocommit mode (transactions are explicit), in WAL mode.
+
+    Its busy timeout is ``RETRY_MS``: begin its transactions with
+    :meth:`.WriteTurns.begin`, which waits up to ``BUSY_TIMEOUT_MS``.
+    """
     connection = sqlite3.connect(
         path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000
     )
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute(f"PRAGMA synchronous={synchronous}")
-    connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute(f"PRAGMA synchronous={synchronous}")
+        # From here on, waits for the write lock are WriteTurns.begin's loops.
+        connection.execute(f"PRAGMA busy_timeout={RETRY_MS}")
+    except sqlite3.Error:
+        connection.close()
+        raise
     return connection
 
 
@@ -92,7 +105,17 @@ class SqliteWriter:
         return await future
 
     def _serve(self) -> None:
-        connection = connect(self.path, self.synchronous)
+        try:
+            connection = connect(self.path, self.synchronous)
+        except (sqlite3.Error, OSError) as exc:
+            self._fail_waiting(exc)
+            return
+        try:
+            turns = WriteTurns(self.path)
+        except OSError as exc:
+            connection.close()
+            self._fail_waiting(exc)
+            return
         try:
             while True:
                 try:
@@ -109,17 +132,33 @@ class SqliteWriter:
                         batch.append(self._queue.get_nowait())
                     except queue.Empty:
                         break
-                _deliver(_commit(connection, batch))
+                _deliver(_commit(connection, turns, batch))
         finally:
+            turns.close()
             connection.close()
+
+    def _fail_waiting(self, error: Exception) -> None:
+        """The file cannot be opened: each waiting caller gets the error; the next write retries."""
+        with self._lock:
+            self._thread = None
+            failed: list[Outcome] = []
+            while True:
+                try:
+                    _operation, future, loop = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                failed.append((future, loop, None, error))
+        _deliver(failed)
 
 
 Outcome = tuple["asyncio.Future[Any]", asyncio.AbstractEventLoop, Any, BaseException | None]
 
 
-def _commit(connection: sqlite3.Connection, pending: list[_Pending]) -> list[Outcome]:
+def _commit(
+    connection: sqlite3.Connection, turns: WriteTurns, pending: list[_Pending]
+) -> list[Outcome]:
     try:
-        connection.execute("BEGIN IMMEDIATE")
+        turns.begin(connection, BUSY_TIMEOUT_MS / 1000)
         try:
             outcomes = _run_all(connection, pending)
         except Exception:
@@ -129,7 +168,7 @@ def _commit(connection: sqlite3.Connection, pending: list[_Pending]) -> list[Out
             # savepoint of its own, so that only the failing one is undone.
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            connection.execute("BEGIN IMMEDIATE")
+            turns.begin(connection, BUSY_TIMEOUT_MS / 1000)
             outcomes = _run_each(connection, pending)
         connection.execute("COMMIT")
     except Exception as exc:
