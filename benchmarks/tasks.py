@@ -278,7 +278,7 @@ def run(quick: bool) -> list[Figure]:
                 "taskiq_ours": contenders.taskiq_ours,
                 "taskiq_plain": contenders.taskiq_plain,
             }
-            results = interleave(rounds, {name: _settled(run) for name, run in measured.items()})
+            results = interleave(rounds, {name: _settled(each) for name, each in measured.items()})
         finally:
             redis.stop()
 

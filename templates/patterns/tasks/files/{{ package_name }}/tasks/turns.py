@@ -45,14 +45,15 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 class WriteTurns:
     """The turns of one writer of one SQLite file (used by one thread at a time)."""
 
-    def __init__(self, database: str) -> None:
+    def __init__(self, database: str, timeout: float) -> None:
         self._fd = os.open(f"{database}.writers", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        self.timeout = timeout
 
     def close(self) -> None:
         """Close the turns file (dropping any lock on it)."""
         os.close(self._fd)
 
-    def begin(self, connection: sqlite3.Connection, timeout: float) -> None:
+    def begin(self, connection: sqlite3.Connection) -> None:
         """Begin an immediate transaction on ``connection`` (busy timeout RETRY_MS), in turn.
 
         Raises:
@@ -66,7 +67,7 @@ class WriteTurns:
         except sqlite3.OperationalError as exc:
             if not _busy(exc):
                 raise
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + self.timeout
         fcntl.flock(self._fd, fcntl.LOCK_SH)
         try:
             while True:

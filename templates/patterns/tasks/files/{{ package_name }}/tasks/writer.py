@@ -107,13 +107,12 @@ class SqliteWriter:
     def _serve(self) -> None:
         try:
             connection = connect(self.path, self.synchronous)
+            try:
+                turns = WriteTurns(self.path, BUSY_TIMEOUT_MS / 1000)
+            except OSError:
+                connection.close()
+                raise
         except (sqlite3.Error, OSError) as exc:
-            self._fail_waiting(exc)
-            return
-        try:
-            turns = WriteTurns(self.path)
-        except OSError as exc:
-            connection.close()
             self._fail_waiting(exc)
             return
         try:
@@ -158,7 +157,7 @@ def _commit(
     connection: sqlite3.Connection, turns: WriteTurns, pending: list[_Pending]
 ) -> list[Outcome]:
     try:
-        turns.begin(connection, BUSY_TIMEOUT_MS / 1000)
+        turns.begin(connection)
         try:
             outcomes = _run_all(connection, pending)
         except Exception:
@@ -168,7 +167,7 @@ def _commit(
             # savepoint of its own, so that only the failing one is undone.
             if connection.in_transaction:
                 connection.execute("ROLLBACK")
-            turns.begin(connection, BUSY_TIMEOUT_MS / 1000)
+            turns.begin(connection)
             outcomes = _run_each(connection, pending)
         connection.execute("COMMIT")
     except Exception as exc:
