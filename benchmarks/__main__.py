@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks.harness import PROJECT_VARIABLE, machine_details, render_table
+from benchmarks.harness import PROJECT_VARIABLE, machine_details, missing_programs, render_table
 
 BENCHMARKS = {
     "cli_startup": "Command line",
@@ -36,6 +36,14 @@ BENCHMARKS = {
     "tasks": "Background tasks",
     "upload": "File upload",
     "streaming": "Streaming exports",
+}
+# What each benchmark runs besides Python (see harness.PROGRAMS).
+NEEDS = {
+    "http": ("wrk",),
+    "websockets": ("gcc",),
+    "tasks": ("redis-server", "initdb"),
+    "upload": ("curl",),
+    "streaming": ("initdb",),
 }
 PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "redis", "taskiq", "fastscaffold")
 
@@ -56,6 +64,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, help="also write the Markdown report here")
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these")
     args = parser.parse_args(argv)
+    chosen = [name for name in BENCHMARKS if not args.only or name in args.only]
+    missing = missing_programs([program for name in chosen for program in NEEDS.get(name, ())])
+    if missing:
+        # Before anything runs: a run that fails half-way wastes minutes and says less.
+        lacking = ", ".join(missing)
+        print(f"The benchmarks need programs this machine lacks: {lacking}.", file=sys.stderr)
+        return 2
     started = time.monotonic()
     mode = "quick" if args.quick else "full"
     lines = [
@@ -75,9 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             "Every benchmark served one project with all patterns, installed in its own "
             f"virtualenv ({setup:.0f} s to generate and install).\n"
         )
-        for name, title in BENCHMARKS.items():
-            if args.only and name not in args.only:
-                continue
+        for name in chosen:
+            title = BENCHMARKS[name]
             module = importlib.import_module(f"benchmarks.{name}")
             section_started = time.monotonic()
             figures = module.run(args.quick)

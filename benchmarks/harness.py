@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -244,3 +245,24 @@ def machine_details(packages: Sequence[str] = ("fastapi", "starlette", "uvicorn"
         f"{os.cpu_count()} CPU(s), {platform.system()} {platform.machine()}, "
         f"Python {platform.python_version()}; " + ", ".join(versions)
     )
+
+
+# Programs the benchmarks run besides Python, with the Debian package that has each.
+# PostgreSQL's server programs live off PATH on Debian, under /usr/lib/postgresql.
+PROGRAMS = {
+    "wrk": "wrk",
+    "gcc": "gcc",
+    "curl": "curl",
+    "redis-server": "redis-server",
+    "initdb": "postgresql",
+}
+
+
+def missing_programs(names: Sequence[str]) -> list[str]:
+    """Return ``apt-get install`` hints for the programs in ``names`` this machine lacks."""
+    missing = []
+    for name in dict.fromkeys(names):
+        found = shutil.which(name) or any(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
+        if not found:
+            missing.append(f"{name} (apt-get install {PROGRAMS[name]})")
+    return missing

@@ -38,3 +38,27 @@ def test_the_harness_runs_every_benchmark_and_writes_the_report(tmp_path: Path) 
         ["pgrep", "-af", "naive_.*_app|bench-"], capture_output=True, text=True
     ).stdout
     assert leftovers == ""
+
+
+def test_a_missing_program_is_named_with_its_package_before_anything_runs(
+    tmp_path: Path,
+) -> None:
+    # A PATH holding only Python: no wrk, gcc, curl or redis-server.
+    only_python = tmp_path / "bin"
+    only_python.mkdir()
+    (only_python / "python").symlink_to(sys.executable)
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks", "--only", "http", "websockets"],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PATH": str(only_python)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "wrk (apt-get install wrk)" in done.stderr
+    assert "gcc (apt-get install gcc)" in done.stderr
+    assert "redis-server" not in done.stderr  # not needed by the benchmarks chosen
+    assert "Traceback" not in done.stderr
+    # It stopped before generating the project (which takes seconds and prints "Creating").
+    assert "Creating" not in done.stdout + done.stderr
