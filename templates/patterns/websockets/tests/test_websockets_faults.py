@@ -2,8 +2,10 @@
 
 - Redis stops for a few seconds under traffic from senders on both workers, then
   comes back empty: every message reaches every client or gets an `error` frame
-  back to its sender, `seq` never decreases for any client, and the one break in
-  each client's `prev` chain (Redis forgot the room) is visible in the frames;
+  back to its sender, except one Redis took just before it stopped and forgot
+  before every worker read it (which clients see from `prev`); `seq` never
+  decreases for any client, and the one break in each client's `prev` chain
+  (Redis forgot the room) is visible in the frames;
 - one worker is killed with SIGKILL: its members leave the presence listing
   within WS_PRESENCE_TTL_SECONDS and the clients on the other worker get their
   `leave` frames within a third of that more;
@@ -17,11 +19,13 @@ CI machine; nothing asserts how fast things are.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import signal
 import socket
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +49,8 @@ pytestmark = pytest.mark.e2e
 NOT_DELIVERED = "message not delivered: try again"
 # Added to every bound a setting defines: a loaded CI machine is slow, not wrong.
 MARGIN = 10.0
+# Longest a worker may take to read a frame Redis took (its reader waits in XREAD).
+READ_LAG = 1.0
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +72,30 @@ def chain_breaks(client: Client) -> list[dict[str, Any]]:
             breaks.append(frame)
         last = frame["seq"]
     return breaks
+
+
+@dataclass
+class OutageClock:
+    """When the test stopped Redis and started it again (``time.monotonic()``)."""
+
+    stopping: float = math.inf
+    stopped: float = math.inf
+    started: float = math.inf
+
+    def could_lose(self, sent_at: float) -> bool:
+        """Whether Redis may have taken a message sent then, and lost it in the restart.
+
+        Each worker reads a frame within moments of Redis taking it; READ_LAG allows
+        for a loaded machine.
+        """
+        return self.stopping - READ_LAG <= sent_at <= self.stopped
+
+    def could_refuse(self, sent_at: float) -> bool:
+        """Whether a message sent then may be refused (or lost) rather than delivered."""
+        return self.stopping - READ_LAG <= sent_at <= self.started
+
+    def since(self, moment: float) -> str:
+        return f"{moment - self.stopping:+.3f} s from the stop"
 
 
 def test_a_redis_outage_under_traffic_loses_no_message_silently(
@@ -94,49 +124,75 @@ def test_a_redis_outage_under_traffic_loses_no_message_silently(
                 )
                 senders = [group[i] for group in by_worker.values() for i in range(3)]
                 sent: dict[str, list[str]] = {s.sender: [] for s in senders}
+                sent_at: dict[str, float] = {}
+                cut = OutageClock()
 
                 async def send(client: Client, index: int) -> None:
                     for n in range(per_sender):
                         text = f"m{index}-{n:03d}"
+                        sent_at[text] = time.monotonic()
                         await client.ws.send(text)
                         sent[client.sender].append(text)
                         await asyncio.sleep(interval)
 
                 async def cut_redis() -> None:
                     await asyncio.sleep(1.0)
+                    cut.stopping = time.monotonic()
                     await asyncio.to_thread(redis_server.stop)
+                    cut.stopped = time.monotonic()
                     await asyncio.sleep(outage)
                     await asyncio.to_thread(redis_server.start)  # empty: no persistence
+                    cut.started = time.monotonic()
 
                 await asyncio.gather(
                     cut_redis(), *(send(client, i) for i, client in enumerate(senders))
                 )
 
+                def missing(index: int) -> list[str]:
+                    """Return sender ``index``'s messages that some client did not get."""
+                    everywhere = set.intersection(
+                        *(set(client.messages(f"m{index}-")) for client in clients)
+                    )
+                    return [t for t in sent[senders[index].sender] if t not in everywhere]
+
                 def accounted() -> bool:
-                    # Every message either reached every client or was refused to its sender.
+                    # Every message reached every client, or was refused to its sender, or
+                    # was lost by Redis: taken just before it stopped, and restarted empty
+                    # before every worker read it (documented, and seen from `prev`).
                     for index, sender in enumerate(senders):
-                        everywhere = set.intersection(
-                            *(set(client.messages(f"m{index}-")) for client in clients)
-                        )
-                        refused = sender.errors().count(NOT_DELIVERED)
-                        if len(everywhere) + refused != len(sent[sender.sender]):
+                        absent = missing(index)
+                        if not all(cut.could_refuse(sent_at[t]) for t in absent):
+                            return False
+                        lost = len(absent) - sender.errors().count(NOT_DELIVERED)
+                        if not 0 <= lost <= sum(cut.could_lose(sent_at[t]) for t in absent):
                             return False
                     return True
 
-                await wait_until(accounted, 30 + MARGIN, "every message to be accounted for")
+                def unaccounted() -> str:
+                    return "; ".join(
+                        f"sender {index}: refused {sender.errors().count(NOT_DELIVERED)}, "
+                        + ", ".join(f"{t} (sent {cut.since(sent_at[t])})" for t in missing(index))
+                        for index, sender in enumerate(senders)
+                    )
+
+                await wait_until(
+                    accounted, 30 + MARGIN, "every message to be accounted for", unaccounted
+                )
                 await asyncio.sleep(1.0)  # frames that would arrive late must not exist either
-                assert accounted()
+                assert accounted(), unaccounted()
 
                 delivered = refused = 0
                 for index, sender in enumerate(senders):
                     prefix = f"m{index}-"
-                    got = {c.sender: c.messages(prefix) for c in clients}
-                    # All or nothing: no message reached only some clients...
-                    assert len({tuple(texts) for texts in got.values()}) == 1, got
-                    # ...each sender's messages arrive in the order sent, none twice...
-                    texts = got[sender.sender]
-                    assert texts == [t for t in sent[sender.sender] if t in set(texts)]
-                    delivered += len(texts)
+                    got = [client.messages(prefix) for client in clients]
+                    for texts in got:
+                        # Each sender's messages arrive in the order sent, none twice...
+                        assert texts == [t for t in sent[sender.sender] if t in set(texts)]
+                    # ...all or nothing: only a message Redis lost reached some clients only...
+                    everywhere = set(got[0]).intersection(*got[1:])
+                    some = set(got[0]).union(*got[1:]) - everywhere
+                    assert all(cut.could_lose(sent_at[t]) for t in some), (some, cut)
+                    delivered += len(everywhere)
                     refused += sender.errors().count(NOT_DELIVERED)
                     # ...and only messages were refused (joins and leaves are not).
                     assert set(sender.errors()) <= {NOT_DELIVERED}
@@ -153,6 +209,7 @@ def test_a_redis_outage_under_traffic_loses_no_message_silently(
                     "sent": sum(map(len, sent.values())),
                     "delivered": delivered,
                     "refused": refused,
+                    "lost in the restart": sum(map(len, sent.values())) - delivered - refused,
                 }
             finally:
                 for client in opened:
@@ -160,7 +217,6 @@ def test_a_redis_outage_under_traffic_loses_no_message_silently(
 
         figures = asyncio.run(scenario())
     print(f"\nRedis outage of {outage} s under traffic: {figures}")
-    assert figures["delivered"] + figures["refused"] == figures["sent"]
 
 
 def test_a_killed_workers_members_expire_and_their_leave_is_announced(
@@ -189,10 +245,7 @@ def test_a_killed_workers_members_expire_and_their_leave_is_announced(
                 )
                 # ...and their `leave` frames within a third of it more.
                 await wait_until(
-                    lambda: all(
-                        gone <= set(c.left())
-                        for c in kept
-                    ),
+                    lambda: all(gone <= set(c.left()) for c in kept),
                     ttl * 4 / 3 + MARGIN,
                     "the survivors to get a leave frame for each member of the killed worker",
                 )

@@ -93,12 +93,21 @@ class Client:
             await self._reader
 
 
-async def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Poll ``condition`` (bounded by ``timeout`` seconds); fail with ``what`` if it never holds."""
+async def wait_until(
+    condition: Callable[[], bool],
+    timeout: float,
+    what: str,
+    describe: Callable[[], str] | None = None,
+) -> None:
+    """Poll ``condition`` (bounded by ``timeout`` seconds); fail with ``what`` if it never holds.
+
+    ``describe``, if given, says what was found instead, in the failure message.
+    """
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {what}")
+            found = f"; found: {describe()}" if describe is not None else ""
+            pytest.fail(f"timed out after {timeout} s waiting for {what}{found}")
         await asyncio.sleep(0.02)
 
 
