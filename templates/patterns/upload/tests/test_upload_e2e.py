@@ -204,8 +204,8 @@ def test_the_event_loop_keeps_answering_during_a_large_upload(
 
     The scan runs on the event loop a slice at a time, the hash chunk by chunk and the
     writing in a worker thread; were any of them to hold the loop for the length of a
-    batch or of the upload, a /health request sent meanwhile would wait for it. The bound (1 s for any
-    one request) is generous: it catches a blocked loop, not a slow machine.
+    batch or of the upload, a /health request sent meanwhile would wait for it. The bound
+    (1 s for any one request) is generous: it catches a blocked loop, not a slow machine.
     """
     size = 96 * MiB
     env = server_env(tmp_path, UPLOAD_MAX_BYTES=str(size + MiB))
