@@ -35,10 +35,14 @@ Reader = Callable[[], Coroutine[Any, Any, None]]
 
 
 class Socket(Protocol):
-    """What the hub needs from a socket (Starlette's WebSocket, or a fake in tests)."""
+    """What the hub needs from a socket (the router's `AsgiSocket`, or a fake in tests)."""
 
-    async def send(self, message: SendMessage) -> None:
-        """Send one ASGI message (a `websocket.send`; shared by recipients, never changed)."""
+    @property
+    def send(self) -> Callable[[SendMessage], Awaitable[None]]:
+        """Send one ASGI message (a `websocket.send`; shared by recipients, never changed).
+
+        The server's ASGI ``send`` itself, or a method that behaves like it.
+        """
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         """Start the close handshake."""
