@@ -37,14 +37,6 @@ BENCHMARKS = {
     "upload": "File upload",
     "streaming": "Streaming exports",
 }
-# What each benchmark runs besides Python (see harness.PROGRAMS).
-NEEDS = {
-    "http": ("wrk",),
-    "websockets": ("gcc",),
-    "tasks": ("redis-server", "initdb"),
-    "upload": ("curl",),
-    "streaming": ("initdb",),
-}
 PACKAGES = ("fastapi", "starlette", "uvicorn", "sqlalchemy", "redis", "taskiq", "fastscaffold")
 
 
@@ -65,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", choices=sorted(BENCHMARKS), help="run only these")
     args = parser.parse_args(argv)
     chosen = [name for name in BENCHMARKS if not args.only or name in args.only]
-    missing = missing_programs([program for name in chosen for program in NEEDS.get(name, ())])
+    modules = {name: importlib.import_module(f"benchmarks.{name}") for name in chosen}
+    # Each benchmark module names the programs it runs besides Python in NEEDS.
+    needed = [program for module in modules.values() for program in getattr(module, "NEEDS", ())]
+    missing = missing_programs(needed)
     if missing:
         # Before anything runs: a run that fails half-way wastes minutes and says less.
         lacking = ", ".join(missing)
@@ -91,8 +86,7 @@ def main(argv: list[str] | None = None) -> int:
             f"virtualenv ({setup:.0f} s to generate and install).\n"
         )
         for name in chosen:
-            title = BENCHMARKS[name]
-            module = importlib.import_module(f"benchmarks.{name}")
+            title, module = BENCHMARKS[name], modules[name]
             section_started = time.monotonic()
             figures = module.run(args.quick)
             elapsed = time.monotonic() - section_started

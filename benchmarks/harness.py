@@ -247,9 +247,9 @@ def machine_details(packages: Sequence[str] = ("fastapi", "starlette", "uvicorn"
     )
 
 
-# Programs the benchmarks run besides Python, with the Debian package that has each.
-# PostgreSQL's server programs live off PATH on Debian, under /usr/lib/postgresql.
-PROGRAMS = {
+# Programs the benchmarks run besides Python (each module's NEEDS), with the Debian
+# package that has each.
+PACKAGE_OF = {
     "wrk": "wrk",
     "gcc": "gcc",
     "curl": "curl",
@@ -260,9 +260,13 @@ PROGRAMS = {
 
 def missing_programs(names: Sequence[str]) -> list[str]:
     """Return ``apt-get install`` hints for the programs in ``names`` this machine lacks."""
+    from tests.services import find_postgres_program
+
     missing = []
     for name in dict.fromkeys(names):
-        found = shutil.which(name) or any(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))
-        if not found:
-            missing.append(f"{name} (apt-get install {PROGRAMS[name]})")
+        package = PACKAGE_OF[name]
+        # PostgreSQL's server programs live off PATH on Debian.
+        found = find_postgres_program(name) if package == "postgresql" else shutil.which(name)
+        if found is None:
+            missing.append(f"{name} (apt-get install {package})")
     return missing

@@ -44,6 +44,9 @@ from benchmarks.harness import (
 )
 from tests.services import serve_uvicorn
 
+# Programs run besides Python (wrk, the HTTP load client): checked before a run starts.
+NEEDS = ("wrk",)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONNECTIONS = 50
 _REQUESTS = re.compile(r"Requests/sec:\s+([\d.]+)")

@@ -50,6 +50,9 @@ from benchmarks.harness import (
 )
 from tests.services import QUIET, ServedApp, peak_rss_bytes, running_postgres, serve_uvicorn
 
+# Programs run besides Python (a private PostgreSQL): checked before a run starts.
+NEEDS = ("initdb",)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MiB = 1024 * 1024
 SQLITE_PEER = "benchmarks.peers.streaming_sqlite:app"

@@ -60,6 +60,9 @@ from benchmarks.harness import (
     scaled,
 )
 
+# Programs run besides Python (a private redis-server and PostgreSQL): checked before a run starts.
+NEEDS = ("redis-server", "initdb")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 4
 NOOP = "bench-noop"  # the job benchmarks/peers/tasks_service_layer.py registers

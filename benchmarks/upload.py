@@ -66,6 +66,9 @@ from benchmarks.harness import (
 )
 from tests.services import QUIET, peak_rss_bytes, serve_uvicorn
 
+# Programs run besides Python (curl sends the uploads): checked before a run starts.
+NEEDS = ("curl",)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MB = 1000 * 1000
 MiB = 1024 * 1024

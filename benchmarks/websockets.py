@@ -52,6 +52,9 @@ from benchmarks.harness import (
 )
 from tests.helpers import free_port
 
+# Programs run besides Python (gcc builds the C load client): checked before a run starts.
+NEEDS = ("gcc",)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LOAD_SOURCE = REPO_ROOT / "benchmarks" / "peers" / "websockets_load.c"
 RAW = "raw websockets broadcast()"

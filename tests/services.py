@@ -103,10 +103,15 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         server.stop()
 
 
-def _postgres_bin(name: str) -> str:
-    """Return the path of a PostgreSQL server program (Debian keeps them off PATH)."""
+def find_postgres_program(name: str) -> str | None:
+    """Return the path of a PostgreSQL server program, or None (Debian keeps them off PATH)."""
     candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), reverse=True)
-    found = shutil.which(name) or (str(candidates[0]) if candidates else None)
+    return shutil.which(name) or (str(candidates[0]) if candidates else None)
+
+
+def _postgres_bin(name: str) -> str:
+    """Return the path of a PostgreSQL server program; fail the test if it is not installed."""
+    found = find_postgres_program(name)
     if found is None:
         pytest.fail(
             f"PostgreSQL's {name} is not installed; install it (apt-get install postgresql), "
