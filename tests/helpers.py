@@ -11,6 +11,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -90,6 +91,20 @@ def wait_for_http(url: str, *, timeout: float = 60.0) -> tuple[int, bytes]:
             last = exc
             time.sleep(0.2)
     raise TimeoutError(f"{url} did not answer within {timeout} s (last error: {last})")
+
+
+def wait_for_exit(child: Any, *, timeout: float = 60.0) -> int | None:
+    """Read a pexpect child to its end, wait for it to exit and return its exit status.
+
+    The terminal closes a moment before the process ends (it still unwinds, joins threads,
+    flushes); ``close()`` at that moment would hang the process up with SIGHUP and leave no
+    exit status. Waiting first lets it exit on its own, as it does for a user.
+    """
+    import pexpect
+
+    child.expect(pexpect.EOF, timeout=timeout)
+    child.wait()
+    return child.exitstatus  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager

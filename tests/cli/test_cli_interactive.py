@@ -10,6 +10,7 @@ import pexpect
 import pytest
 
 from conftest import FIXTURE_PATTERNS
+from tests.helpers import wait_for_exit
 
 CTRL_C = "\x03"
 
@@ -35,7 +36,7 @@ def test_new_asks_its_questions_on_a_terminal(tmp_path: Path) -> None:
         child.expect("Please select one of the available options")
         child.sendline("3.12")
         child.expect("Created")
-        child.expect(pexpect.EOF)
+        wait_for_exit(child)
     finally:
         child.close()
     assert child.exitstatus == 0
@@ -76,7 +77,7 @@ def test_no_input_never_prompts_even_on_a_terminal(tmp_path: Path) -> None:
     )
     try:
         index = child.expect(["Created", "description"])
-        child.expect(pexpect.EOF)
+        wait_for_exit(child)
     finally:
         child.close()
     assert index == 0, "a question was asked despite --no-input"
@@ -102,7 +103,7 @@ def test_new_offers_a_pattern_checklist_on_a_terminal(tmp_path: Path) -> None:
         child.expect("Lowest Python version")
         child.send("\r")
         child.expect("Created")
-        child.expect(pexpect.EOF)
+        wait_for_exit(child)
     finally:
         child.close()
     assert child.exitstatus == 0
@@ -125,7 +126,7 @@ def test_ctrl_c_at_a_question_aborts_cleanly_and_writes_nothing(tmp_path: Path, 
             child.sendline("")
         child.expect(at)
         child.send(CTRL_C)
-        child.expect(pexpect.EOF)
+        wait_for_exit(child)
         output = child.before
     finally:
         child.close()
@@ -148,7 +149,7 @@ def test_a_refused_answer_is_asked_again_with_the_reason(tmp_path: Path) -> None
         child.expect("cannot contain quotes")
         child.sendline("Says hi")
         child.expect("Created")
-        child.expect(pexpect.EOF)
+        wait_for_exit(child)
     finally:
         child.close()
     assert child.exitstatus == 0

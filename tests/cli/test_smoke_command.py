@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from fastscaffold.cli import app
-from tests.helpers import REPO_ROOT, copy_legacy_project
+from tests.helpers import REPO_ROOT, copy_legacy_project, wait_for_exit
 
 SMOKE = REPO_ROOT / "tests" / "fixtures" / "smoke"
 
@@ -193,9 +193,9 @@ def test_ctrl_c_stops_every_child_and_leaves_nothing_behind(tmp_path: Path, keep
         time.sleep(0.1)
     assert running, "no step started within two minutes"
     child.sendintr()  # Ctrl-C, as the terminal sends it
-    child.expect(pexpect.EOF, timeout=60)
+    status = wait_for_exit(child)
     child.close()
-    assert child.exitstatus == 130, child.before
+    assert status == 130, child.before
     assert b"Aborted." in (child.before or b"")
     assert not _processes_under(watched)
     assert not any(_alive(pid) for pid in running)
