@@ -39,6 +39,10 @@ class BoundaryGroup(TyperGroup):
         except KeyboardInterrupt:
             console.err().print("[yellow]Aborted.[/] Nothing was left half-written.")
             raise typer.Exit(code=EXIT_INTERRUPTED) from None
+        except BrokenPipeError:
+            # The reader of the output went away (`fastscaffold list | head -1`): not an
+            # error to report. Click's own handler quiets the streams and exits 1.
+            raise
         except OSError as exc:
             # The library turns the OS errors it expects into FileSystemError; this
             # catches the rest (a folder made unreadable mid-command, ...): one line.

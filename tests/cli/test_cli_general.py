@@ -1,14 +1,17 @@
 """The command as a whole: version, help, start-up cost."""
 
+import errno
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from fastscaffold import __version__
 from fastscaffold.cli import app
+from fastscaffold.cli.app import BoundaryGroup
 
 
 def test_version(runner: CliRunner) -> None:
@@ -23,6 +26,26 @@ def test_python_dash_m_runs_the_same_command() -> None:
     )
     assert completed.returncode == 0
     assert completed.stdout == f"fastscaffold {__version__}\n"
+
+
+def test_a_reader_that_stops_early_is_not_reported_as_an_error(runner: CliRunner) -> None:
+    # `fastscaffold new --help | head -40`: head exits while the last lines are still
+    # being written, and that write fails with EPIPE (seen as "Error: Cannot use
+    # /work: Broken pipe."). Which write fails depends on timing, so a command here
+    # raises it itself, behind the same error boundary.
+    probe = typer.Typer(cls=BoundaryGroup)
+
+    @probe.command()
+    def emit() -> None:
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+    @probe.command()
+    def other() -> None:  # two commands, so that `emit` stays a subcommand
+        """Never run."""
+
+    result = runner.invoke(probe, ["emit"])
+    assert result.exit_code == 1  # as click (and so Typer) exits on a broken pipe
+    assert "Error" not in result.output and "Broken pipe" not in result.output
 
 
 @pytest.mark.parametrize("command", ["new", "run", "add", "remove", "list", "show"])
