@@ -14,8 +14,9 @@ reported to show it is not what limits the figures.
   of 64 bytes round robin, at most WINDOW on their way to the slowest member
   (closed loop). Deliveries/s = messages received by all members / time;
 - idle: 1,000 clients connect (64 handshakes at a time) and stay; the time to
-  connect them all. Then 1,000 more: the server's resident memory growth per
-  connection over those (see `idle_memory` for why not over the first).
+  connect them all. Then 1,000 more: the time to connect them next to the
+  first, and the server's resident memory growth per connection over those
+  (see `idle_memory` for why not over the first).
 
 A third contender shows what the framework itself costs: bare FastAPI
 (benchmarks/naive_websockets_app.py: a route on the app, rooms as lists, each
@@ -218,6 +219,10 @@ def contender(
                     first, second = idle_memory(binary, args, pid, timeout)
                     connected = max(second["connected"], 1)
                     results[f"seconds to connect {clients} clients"] = first["connect_seconds"]
+                    # The same joins with a full worker: its collector has more to walk.
+                    results[f"seconds to connect {clients} more clients"] = second[
+                        "connect_seconds"
+                    ]
                     results[f"memory per idle connection, {clients} clients after {clients}"] = (
                         second["server_rss_growth"] / connected / 1024
                     )

@@ -39,7 +39,7 @@ TWO_STARTS = textwrap.dedent(
         pass
     # gc.get_objects() lists the three generations, not the frozen objects.
     collected = {id(found) for found in gc.get_objects()}
-    print(frozen, id(first) not in collected, id(second) in collected)
+    print(frozen, id(first) not in collected, id(second) in collected, gc.get_threshold()[0])
     """
 )
 
@@ -56,11 +56,12 @@ def test_starting_the_app_freezes_its_heap_once_per_process(tmp_path: Path) -> N
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    frozen, first_frozen, second_collected = done.stdout.split()
+    frozen, first_frozen, second_collected, young = done.stdout.split()
 
     assert int(frozen) > 10_000  # the modules, the app and what its lifespan started
     assert first_frozen == "True"
     assert second_collected == "True"  # not frozen: its garbage stays collectable
+    assert int(young) == heap.YOUNG_COLLECTION_THRESHOLD
 
 
 def test_the_heap_is_frozen_after_the_patterns_started(
@@ -85,7 +86,10 @@ def test_only_the_first_call_freezes(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(heap._Freezer, "done", False)
     monkeypatch.setattr(gc, "collect", lambda: calls.append("collect"))
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "set_threshold", lambda *counts: calls.append(f"threshold {counts}"))
+    _, middle, oldest = gc.get_threshold()
 
     assert heap.freeze_startup_heap() is True
     assert heap.freeze_startup_heap() is False
-    assert calls == ["collect", "freeze"]
+    young = heap.YOUNG_COLLECTION_THRESHOLD
+    assert calls == ["collect", "freeze", f"threshold {(young, middle, oldest)}"]
