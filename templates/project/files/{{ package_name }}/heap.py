@@ -17,7 +17,9 @@ connections spent a third of the time it took 1,000 more to join collecting
 (1.1 to 1.5 s here, against 0.75 to 1.0 s with the threshold at 20,000). Most
 of a server's garbage is freed by reference counting as soon as it is dropped;
 the threshold only bounds how many cyclic leftovers wait for a collection
-(20,000 objects: a few megabytes at most).
+(20,000 objects: a few megabytes at most). The threshold is only ever raised:
+a process whose collector was already set higher, or switched off, before the
+app started (a `sitecustomize`, a server's hook) keeps its own setting.
 """
 
 import gc
@@ -47,6 +49,7 @@ def freeze_startup_heap() -> bool:
     _Freezer.done = True
     gc.collect()
     gc.freeze()
-    _, middle, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, oldest)
+    young, middle, oldest = gc.get_threshold()
+    if 0 < young < YOUNG_COLLECTION_THRESHOLD:  # 0: collection switched off
+        gc.set_threshold(YOUNG_COLLECTION_THRESHOLD, middle, oldest)
     return True

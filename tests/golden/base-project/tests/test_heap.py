@@ -81,15 +81,35 @@ def test_the_heap_is_frozen_after_the_patterns_started(
         assert events == ["patterns started", "frozen"]
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(700, heap.YOUNG_COLLECTION_THRESHOLD), (50_000, 50_000), (0, 0)],
+    ids=["default-raised", "higher-kept", "off-kept"],
+)
+def test_the_young_threshold_is_only_ever_raised(
+    monkeypatch: pytest.MonkeyPatch, before: int, after: int
+) -> None:
+    monkeypatch.setattr(heap._Freezer, "done", False)
+    monkeypatch.setattr(gc, "collect", lambda: 0)
+    monkeypatch.setattr(gc, "freeze", lambda: None)
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(before, 10, 10)
+        heap.freeze_startup_heap()
+        assert gc.get_threshold() == (after, 10, 10)
+    finally:
+        gc.set_threshold(*saved)
+
+
 def test_only_the_first_call_freezes(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
     monkeypatch.setattr(heap._Freezer, "done", False)
     monkeypatch.setattr(gc, "collect", lambda: calls.append("collect"))
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "get_threshold", lambda: (700, 10, 10))  # CPython's default
     monkeypatch.setattr(gc, "set_threshold", lambda *counts: calls.append(f"threshold {counts}"))
-    _, middle, oldest = gc.get_threshold()
 
     assert heap.freeze_startup_heap() is True
     assert heap.freeze_startup_heap() is False
     young = heap.YOUNG_COLLECTION_THRESHOLD
-    assert calls == ["collect", "freeze", f"threshold {(young, middle, oldest)}"]
+    assert calls == ["collect", "freeze", f"threshold {(young, 10, 10)}"]
