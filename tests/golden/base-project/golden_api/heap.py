@@ -13,8 +13,8 @@ then only look at what the app created since.
 It also spaces out the young collections. CPython runs one each time 700 more
 container objects have been allocated than freed, and each one walks its
 generation and the references into it. With 1,000 WebSocket connections open,
-1,000 more took 1.1 to 1.5 s to join here, and 0.75 to 1.0 s with the
-threshold at 20,000: about a third of the time went to those passes. Most
+1,000 more took 1.0 to 1.5 s to join here, and 0.7 to 1.0 s with the
+threshold at 20,000: about 30% of the time went to those passes. Most
 of a server's garbage is freed by reference counting as soon as it is dropped;
 the threshold only bounds how many cyclic leftovers wait for a collection
 (20,000 objects: a few megabytes at most). The threshold is only ever raised:
