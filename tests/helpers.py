@@ -98,12 +98,17 @@ def wait_for_exit(child: Any, *, timeout: float = 60.0) -> int | None:
 
     The terminal closes a moment before the process ends (it still unwinds, joins threads,
     flushes); ``close()`` at that moment would hang the process up with SIGHUP and leave no
-    exit status. Waiting first lets it exit on its own, as it does for a user.
+    exit status. Waiting first lets it exit on its own, as it does for a user; one that has
+    not exited ``timeout`` seconds after its terminal closed fails the test.
     """
     import pexpect
 
     child.expect(pexpect.EOF, timeout=timeout)
-    child.wait()
+    deadline = time.monotonic() + timeout
+    while child.isalive():  # reaps the process once it has exited, and keeps its status
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still running {timeout} s after its terminal closed")
+        time.sleep(0.05)
     return child.exitstatus  # type: ignore[no-any-return]
 
 
