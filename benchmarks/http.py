@@ -26,9 +26,9 @@ drifts by a fifth over tens of seconds (host contention, not reported as
 steal time): with one server started per five-second round, five rounds
 of the same code gave medians from 0.86x to 1.02x. Many short adjacent
 bursts pair the contenders more tightly than a few long ones. The servers
-not under load sit idle (an idle uvicorn worker uses no CPU; the generated
-app's background work, such as the task worker's poll, is its own cost and
-runs while it is measured too).
+not under load sit idle (an idle uvicorn worker only wakes for its timer,
+ten times a second; the generated app's background work, such as the task
+worker's poll, is its own cost and runs while it is measured too).
 """
 
 from __future__ import annotations
